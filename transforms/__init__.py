@@ -1,0 +1,1 @@
+"""Pure Polars transforms: raw pages -> frames of the common schema."""
