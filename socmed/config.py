@@ -1,0 +1,238 @@
+"""Settings, read once at the edge from one TOML file and validated into typed objects.
+
+Secrets never come from the file: a channel names the environment variable
+(``token_env``) or the Prefect Secret block (``token_block``) that holds its token, and
+:func:`resolve_token` reads it when the fetch starts. Every error names the file and key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+SUPPORTED_PLATFORMS = ("instagram",)
+DEFAULT_TIMEZONE = "Asia/Jakarta"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, naming the file and the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    if parts.password:
+        raise ValueError("must not contain a password; put secrets in environment variables")
+    return value.rstrip("/")
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Jakarta)") from None
+    return value
+
+
+class TokenSource(_Model):
+    """Where a token lives: an environment variable or a Prefect Secret block."""
+
+    token_env: str | None = None
+    token_block: str | None = None
+
+    def describe(self) -> str:
+        """Human-readable location of the token, never its value."""
+        if self.token_block:
+            return f"Prefect Secret block {self.token_block!r}"
+        return f"environment variable {self.token_env}"
+
+
+class PlatformSettings(TokenSource):
+    """Per-platform settings: API location, incremental windows, limits."""
+
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = "v24.0"
+    timeout_seconds: float = Field(30.0, gt=0)
+    page_size: int = Field(100, ge=1, le=100)
+    lookback_days: int = Field(7, ge=0, description="posts this recent are re-read every run")
+    full_refresh_days: int = Field(7, ge=1, description="older posts are re-read this often")
+    insights_days: int = Field(2, ge=1, le=30, description="account-insight days fetched per run")
+    max_attempts: int = Field(5, ge=1, le=10)
+    max_wait_seconds: float = Field(900.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not (value.startswith("v") and value[1:].replace(".", "", 1).isdigit()):
+            raise ValueError(f"API version must look like v24.0, got {value!r}")
+        return value
+
+
+class ChannelSettings(TokenSource):
+    """One account to ingest."""
+
+    platform: str
+    handle: str = Field(min_length=1)
+    account_id: str = Field(min_length=1, pattern=r"^[0-9A-Za-z_.:-]+$")
+    timezone: str = DEFAULT_TIMEZONE
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if value not in SUPPORTED_PLATFORMS:
+            raise ValueError(f"unknown platform {value!r} (supported: {', '.join(SUPPORTED_PLATFORMS)})")
+        return value
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        return value.removeprefix("@")
+
+    @property
+    def key(self) -> str:
+        """Stable name of the channel, e.g. instagram/@tangerangkota."""
+        return f"{self.platform}/@{self.handle}"
+
+
+class WarehouseSettings(_Model):
+    """Where loads land; the URL may also come from SOCMED_WAREHOUSE_URL."""
+
+    url: str | None = None
+    url_env: str = "SOCMED_WAREHOUSE_URL"
+
+
+class PipelineSettings(_Model):
+    """Run-wide settings."""
+
+    data_dir: Path = Path("data")
+    max_failure_share: float = Field(0.05, ge=0, le=1)
+
+
+class Settings(_Model):
+    """The whole configuration file."""
+
+    pipeline: PipelineSettings = PipelineSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    platforms: dict[Annotated[str, Field()], PlatformSettings] = {}
+    channels: list[ChannelSettings] = Field(min_length=1)
+    source: Path = Path("socmed.toml")
+
+    def platform(self, name: str) -> PlatformSettings:
+        """Settings of one platform (defaults where the file has none)."""
+        return self.platforms.get(name, PlatformSettings())
+
+    def token_source(self, channel: ChannelSettings) -> TokenSource:
+        """The channel's own token source, else its platform's."""
+        if channel.token_env or channel.token_block:
+            return TokenSource(token_env=channel.token_env, token_block=channel.token_block)
+        plat = self.platform(channel.platform)
+        return TokenSource(token_env=plat.token_env, token_block=plat.token_block)
+
+    def warehouse_url(self) -> str:
+        """The warehouse URL: environment, then file, then the embedded default."""
+        from socmed.paths import default_warehouse_url
+
+        return os.environ.get(self.warehouse.url_env) or self.warehouse.url or \
+            default_warehouse_url(self.pipeline.data_dir)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_settings(data: dict[str, Any], source: Path) -> Settings:
+    """Validate parsed TOML; relative data_dir is resolved against the file's folder."""
+    unknown = sorted(set(data.get("platforms", {})) - set(SUPPORTED_PLATFORMS))
+    if unknown:
+        raise ConfigError(f"{source}: platforms.{unknown[0]}: unknown platform "
+                          f"(supported: {', '.join(SUPPORTED_PLATFORMS)})")
+    try:
+        settings = Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {_loc(first['loc'])}: {message}") from None
+    data_dir = settings.pipeline.data_dir
+    if not data_dir.is_absolute():
+        data_dir = (source.parent / data_dir).resolve()
+    pipeline = settings.pipeline.model_copy(update={"data_dir": data_dir})
+    _check_channels(settings, source)
+    return settings.model_copy(update={"pipeline": pipeline})
+
+
+def _check_channels(settings: Settings, source: Path) -> None:
+    seen: set[str] = set()
+    for i, channel in enumerate(settings.channels):
+        if channel.key in seen:
+            raise ConfigError(f"{source}: channels[{i}].handle: duplicate channel {channel.key}")
+        seen.add(channel.key)
+        if not (settings.token_source(channel).token_env or settings.token_source(channel).token_block):
+            raise ConfigError(f"{source}: channels[{i}].token_env: no token source for "
+                              f"{channel.key}; set token_env or token_block on the channel "
+                              f"or under [platforms.{channel.platform}]")
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a configuration file."""
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse_settings(data, source)
+
+
+def resolve_token(source: TokenSource, where: str) -> SecretStr:
+    """Read a token from its environment variable or Prefect Secret block."""
+    if source.token_block:
+        from prefect.blocks.system import Secret
+
+        try:
+            return SecretStr(str(Secret.load(source.token_block).get()))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: token_block: Prefect Secret block "
+                              f"{source.token_block!r} could not be loaded: {exc}") from None
+    value = os.environ.get(source.token_env or "")
+    if not value:
+        raise ConfigError(f"{where}: token_env: environment variable {source.token_env} "
+                          "is not set (export it with the access token; tokens never go in the file)")
+    return SecretStr(value)
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    """Parse a YYYY-MM-DD command-line date, naming the option on error."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: bad date {value!r} (expected YYYY-MM-DD)") from None
+

@@ -1,0 +1,176 @@
+"""The stages of one channel's run as plain functions: plan, fetch, transform, validate, load.
+
+Flows in ``flows/`` wrap these as Prefect tasks; tests call them directly. Each stage reads
+the output of the one before it from disk (raw zone -> Parquet -> warehouse), so any stage
+can be re-run from what the previous one left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+
+from connectors.errors import ConnectorError
+from connectors.http import RetryPolicy
+from socmed.config import ChannelSettings, Settings, resolve_token
+from socmed.incremental import SyncPoint, Window, backfill_window, incremental_window
+from socmed.platforms import get_platform
+from socmed.rawzone import RawWriter, StoredResponse, read_run
+from transforms.common import ChannelRef, TransformResult
+from transforms.parquet import write_tables
+from validation.validate import ValidationResult, check_threshold, validate_batch
+from warehouse.engine import make_engine
+from warehouse.load import AuditInfo, LoadResult, SyncUpdate, get_sync_state, load_batch
+from warehouse.migrate import upgrade
+
+MEDIA_STREAM = "media"
+
+
+def new_run_id(now: dt.datetime) -> str:
+    """A sortable, unique run id such as 20261127T071502Z-3f9a2c."""
+    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@functools.cache
+def warehouse(url: str) -> Engine:
+    """One engine per warehouse URL per process, migrated to the latest schema."""
+    upgrade(url)
+    return make_engine(url)
+
+
+def channel_ref(channel: ChannelSettings) -> ChannelRef:
+    """What a transform needs to know about a channel."""
+    return ChannelRef(channel.platform, channel.account_id, channel.handle, channel.timezone)
+
+
+def plan(settings: Settings, channel: ChannelSettings, engine: Engine, now: dt.datetime,
+         since: dt.date | None = None,
+         until: dt.date | None = None) -> tuple[Window, dt.datetime | None]:
+    """The window this run fetches (a backfill if dates are given), and the stored watermark."""
+    state = get_sync_state(engine, channel.platform, channel.account_id, MEDIA_STREAM)
+    watermark = state.watermark if state else None
+    if since is not None:
+        return backfill_window(now, channel.timezone, since, until), watermark
+    point = SyncPoint(watermark, state.last_full_refresh_at) if state else None
+    plat = settings.platform(channel.platform)
+    window = incremental_window(now, point, lookback_days=plat.lookback_days,
+                                full_refresh_days=plat.full_refresh_days,
+                                insights_days=plat.insights_days)
+    return window, watermark
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What a fetch landed, and the error that stopped it, if any."""
+
+    run_dir: Path
+    responses: int
+    requests: int
+    problems: list[str]
+    error: str | None
+    window: Window
+
+
+def fetch(settings: Settings, channel: ChannelSettings, run_id: str, window: Window,
+          now: dt.datetime) -> FetchOutcome:
+    """Fetch one channel's window, landing every response in the raw zone."""
+    plat = settings.platform(channel.platform)
+    source = settings.token_source(channel)
+    token = resolve_token(source, f"{settings.source}: channel {channel.key}")
+    writer = RawWriter(settings.pipeline.data_dir, channel.platform, channel.account_id, run_id,
+                       now.astimezone(dt.UTC).date())
+    platform = get_platform(channel.platform)
+    connector = platform.open_connector(
+        base_url=plat.base_url, api_version=plat.api_version, token=token.get_secret_value(),
+        token_label=source.describe(), account_id=channel.account_id, sink=writer.write,
+        policy=RetryPolicy(max_attempts=plat.max_attempts, max_wait=plat.max_wait_seconds),
+        timeout=plat.timeout_seconds,
+    )
+    error = None
+    try:
+        for _ in connector.fetch_all(platform.make_window(window)):
+            pass
+    except ConnectorError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        connector.close()
+    return FetchOutcome(writer.run_dir, len(writer.files), connector.request_count,
+                        list(connector.problems), error, window)
+
+
+@dataclass
+class ProcessOutcome:
+    """What transform, validation and load made of one raw run."""
+
+    run_id: str
+    rows_in: dict[str, int] = field(default_factory=dict)
+    loaded: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    parquet_files: list[Path] = field(default_factory=list)
+    quarantine_files: list[Path] = field(default_factory=list)
+    load_id: str | None = None
+
+
+def read_raw(data_dir: Path, run_dir: Path) -> list[StoredResponse]:
+    """All responses of one raw run, in arrival order."""
+    return list(read_run(data_dir, run_dir))
+
+
+def transform(settings: Settings, channel: ChannelSettings, responses: list[StoredResponse],
+              run_id: str) -> tuple[TransformResult, list[Path]]:
+    """Raw responses -> common-schema frames, written as Parquet."""
+    result = get_platform(channel.platform).transform(responses, channel_ref(channel))
+    files = write_tables(settings.pipeline.data_dir, result.frames, run_id)
+    return result, files
+
+
+def validate(settings: Settings, frames: dict[str, pl.DataFrame], run_id: str,
+             now: dt.datetime) -> tuple[dict[str, ValidationResult], list[Path]]:
+    """Great Expectations suites per table; failing rows are written to quarantine."""
+    results = validate_batch(frames, now)
+    quarantine = {t: r.quarantined for t, r in results.items() if r.quarantined.height}
+    files = write_tables(settings.pipeline.data_dir, quarantine, run_id, zone="quarantine")
+    return results, files
+
+
+def quarantine_reasons(results: dict[str, ValidationResult]) -> dict[str, int]:
+    """Failed expectation -> rows, over all tables ('table: expectation')."""
+    reasons: Counter[str] = Counter()
+    for table, result in results.items():
+        for label, count in result.failures.items():
+            reasons[f"{table}: {label}"] += count
+    return dict(reasons)
+
+
+def enforce_threshold(settings: Settings, results: dict[str, ValidationResult]) -> None:
+    """Fail the run when the quarantined share is above the configured threshold."""
+    check_threshold(results, settings.pipeline.max_failure_share)
+
+
+def sync_updates(channel: ChannelSettings, frames: dict[str, pl.DataFrame], fetch_out: FetchOutcome,
+                 previous: dt.datetime | None, now: dt.datetime) -> list[SyncUpdate]:
+    """Advance the media watermark to the newest post loaded; mark a complete full refresh."""
+    content = frames.get("content")
+    newest = content["published_at"].max() if content is not None and content.height else None
+    marks = [m for m in (previous, newest) if m is not None]
+    watermark = max(marks) if marks else None  # type: ignore[type-var]
+    complete = fetch_out.error is None and not fetch_out.problems
+    full_at = now if (fetch_out.window.full_refresh and complete) else None
+    return [SyncUpdate(channel.platform, channel.account_id, MEDIA_STREAM, watermark, full_at)]
+
+
+def load(engine: Engine, results: dict[str, ValidationResult], audit: AuditInfo,
+         sync: list[SyncUpdate]) -> LoadResult:
+    """Upsert the good rows, the audit row and the sync state in one transaction."""
+    good = {table: result.good for table, result in results.items()}
+    return load_batch(engine, good, audit, sync)

@@ -1,0 +1,23 @@
+"""Data-quality gate: Great Expectations suites per table, and good/quarantine splits."""
+
+from validation.suites import build_suite, build_suites, suite_name
+from validation.validate import (
+    ExpectationNotEvaluated,
+    ValidationResult,
+    ValidationThresholdExceeded,
+    check_threshold,
+    validate_batch,
+    validate_table,
+)
+
+__all__ = [
+    "ExpectationNotEvaluated",
+    "ValidationResult",
+    "ValidationThresholdExceeded",
+    "build_suite",
+    "build_suites",
+    "check_threshold",
+    "suite_name",
+    "validate_batch",
+    "validate_table",
+]

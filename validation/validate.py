@@ -1,0 +1,287 @@
+"""Run the table suites over Polars frames and split each frame into good and quarantined rows.
+
+A frame goes to GE as pandas with pyarrow-backed columns (so a null Int64 metric stays null
+and passes the ">= 0" checks) plus a temporary row number; GE reports the row numbers of
+every failing row (result format COMPLETE with ``unexpected_index_column_names``), and the
+Polars frame is split on them. Every input row ends up in exactly one of the two outputs; an
+expectation GE could not evaluate raises ``ExpectationNotEvaluated`` rather than passing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+import polars as pl
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core.batch_definition import BatchDefinition
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from transforms.schemas import KEYS, SCHEMAS, TABLE_ORDER
+from validation.suites import DERIVED, build_suites, expectation_label, label, suite_parameters
+
+log = logging.getLogger(__name__)
+
+ROW = "__validation_row"
+REASON = "failed_expectations"
+SEPARATOR = "; "
+# Fact and child tables, and the tables whose quarantined rows take theirs along.
+PARENTS: dict[str, tuple[str, ...]] = {
+    "content": ("channel",),
+    "channel_metrics_daily": ("channel",),
+    "content_metrics_daily": ("content",),
+}
+_RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One table's rows, split by the table's suite."""
+
+    table: str
+    good: pl.DataFrame
+    quarantined: pl.DataFrame
+    failures: dict[str, int]
+    rows_in: int
+
+
+class ExpectationNotEvaluated(RuntimeError):
+    """GE raised while evaluating an expectation, or did not say which rows failed."""
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """The process-wide GE context objects: built once, used for every batch."""
+
+    suites: dict[str, gx.ExpectationSuite]
+    batches: dict[str, BatchDefinition]
+    labels: dict[str, tuple[str, ...]]
+
+
+_RUNTIME_LOCK = threading.Lock()
+
+
+def _runtime() -> _Runtime:
+    """The cached runtime, built on first use."""
+    with _RUNTIME_LOCK:
+        return _build_runtime()
+
+
+@functools.cache
+def _build_runtime() -> _Runtime:
+    """An in-memory GE context holding one dataframe asset and one suite per table."""
+    config = DataContextConfig(
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    source = context.data_sources.add_pandas("socmed")
+    suites = {table: context.suites.add(suite) for table, suite in build_suites().items()}
+    batches = {
+        table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("whole")
+        for table in suites
+    }
+    labels = {
+        table: tuple(expectation_label(e) for e in suite.expectations) for table, suite in suites.items()
+    }
+    return _Runtime(suites=suites, batches=batches, labels=labels)
+
+
+def validate_table(table: str, frame: pl.DataFrame, now: datetime) -> ValidationResult:
+    """Validate one table's frame against its suite at time ``now``."""
+    reasons, failures = _evaluate(table, frame, now)
+    return _split(table, frame, reasons, failures)
+
+
+def validate_batch(frames: Mapping[str, pl.DataFrame], now: datetime) -> dict[str, ValidationResult]:
+    """Validate every table, then quarantine rows whose parent was quarantined in this batch."""
+    unknown = sorted(set(frames) - set(TABLE_ORDER))
+    if unknown:
+        raise ValueError(f"unknown tables: {unknown}")
+    evaluated: dict[str, tuple[pl.Series, dict[str, int]]] = {}
+    for table in (t for t in TABLE_ORDER if t in frames):
+        reasons, failures = _evaluate(table, frames[table], now)
+        for parent in PARENTS.get(table, ()):
+            if parent in evaluated:
+                parent_rows = frames[parent].filter(evaluated[parent][0].is_not_null())
+                reasons = _cascade(frames[table], reasons, failures, parent, parent_rows)
+        evaluated[table] = (reasons, failures)
+    return {table: _split(table, frames[table], *evaluated[table]) for table in evaluated}
+
+
+def _evaluate(table: str, frame: pl.DataFrame, now: datetime) -> tuple[pl.Series, dict[str, int]]:
+    """Per-row failure reasons (null for a good row) and failing-row counts per expectation."""
+    _check_frame(table, frame)
+    params = suite_parameters(now)
+    if frame.height == 0:
+        return pl.Series(REASON, [], dtype=pl.Utf8), {}
+    failed = _failed_rows(table, frame, params)
+    failures = {name: len(rows) for name, rows in failed if rows}
+    return _reasons(frame.height, failed), failures
+
+
+def _check_frame(table: str, frame: pl.DataFrame) -> None:
+    """Raise ValueError unless the frame carries the table's columns with their exact types."""
+    if table not in SCHEMAS:
+        raise ValueError(f"unknown table {table!r}")
+    wrong = [
+        f"{name}: {frame.schema.get(name)} (want {dtype})"
+        for name, dtype in SCHEMAS[table].items()
+        if frame.schema.get(name) != dtype
+    ]
+    clashes = [name for name in (ROW, REASON) if name in frame.columns]
+    if wrong or clashes:
+        raise ValueError(f"{table}: columns do not match the schema: {wrong + clashes}")
+
+
+def _failed_rows(table: str, frame: pl.DataFrame, params: dict[str, Any]) -> list[tuple[str, list[int]]]:
+    """Run the table's suite; the failing row numbers per expectation label, in suite order."""
+    runtime = _runtime()
+    suite = runtime.suites[table]
+    batch = runtime.batches[table].get_batch(
+        batch_parameters={"dataframe": _to_pandas(table, frame, _suite_columns(suite))}
+    )
+    outcome = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
+    rows = _rows_by_label(outcome)
+    return [(name, rows[name]) for name in runtime.labels[table]]
+
+
+def _suite_columns(suite: gx.ExpectationSuite) -> list[str]:
+    """The columns the suite reads, in first-use order."""
+    columns: dict[str, None] = {}
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+        columns.update(dict.fromkeys([*named, *kwargs.get("column_list", [])]))
+    return list(columns)
+
+
+def _to_pandas(table: str, frame: pl.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The columns GE needs, with the row number and derived columns, as pyarrow-backed pandas."""
+    return (
+        frame.with_row_index(ROW)
+        .with_columns(**DERIVED[table])
+        .select(ROW, *columns)
+        .to_pandas(use_pyarrow_extension_array=True)
+    )
+
+
+def _rows_by_label(outcome: ExpectationSuiteValidationResult) -> dict[str, list[int]]:
+    """Failing row numbers per expectation label; raises if GE could not evaluate one."""
+    rows: dict[str, list[int]] = {}
+    for result in outcome.results:
+        config = result.expectation_config
+        name = label(config.type, config.kwargs)
+        if _raised(result.exception_info):
+            raise ExpectationNotEvaluated(f"{name}: {result.exception_info}")
+        found = [int(item[ROW]) for item in result.result.get("unexpected_index_list") or []]
+        if len(found) != result.result.get("unexpected_count", 0) or result.success != (not found):
+            raise ExpectationNotEvaluated(f"{name}: failing rows not reported: {result.result}")
+        rows[name] = found
+    return rows
+
+
+def _raised(exception_info: Mapping[str, Any]) -> bool:
+    """Whether GE's exception_info (flat, or keyed by metric) records an exception."""
+    if "raised_exception" in exception_info:
+        return bool(exception_info["raised_exception"])
+    return any(info.get("raised_exception") for info in exception_info.values())
+
+
+def _reasons(height: int, failed: list[tuple[str, list[int]]]) -> pl.Series:
+    """A Utf8 series aligned with the frame: the row's failing labels joined, or null."""
+    reasons = pl.Series(REASON, [None] * height, dtype=pl.Utf8)
+    pairs = pl.DataFrame(
+        {
+            "row": [row for _, rows in failed for row in rows],
+            "label": [name for name, rows in failed for _ in rows],
+        },
+        schema={"row": pl.Int64, "label": pl.Utf8},
+    )
+    joined = pairs.group_by("row", maintain_order=True).agg(pl.col("label").str.join(SEPARATOR))
+    return reasons.scatter(joined["row"], joined["label"])
+
+
+def _cascade(
+    child: pl.DataFrame,
+    reasons: pl.Series,
+    failures: dict[str, int],
+    parent: str,
+    quarantined_parents: pl.DataFrame,
+) -> pl.Series:
+    """Add "parent <table> quarantined" to child rows whose parent key was quarantined."""
+    keys = list(KEYS[parent])
+    bad_keys = quarantined_parents.drop_nulls(keys).select(pl.struct(keys)).to_series().implode()
+    hit = child.select(pl.struct(keys).is_in(bad_keys)).to_series()
+    count = int(hit.sum())
+    if count == 0:
+        return reasons
+    reason = f"parent {parent} quarantined"
+    failures[reason] = count
+    both = pl.concat_str([pl.col(REASON), pl.lit(reason)], separator=SEPARATOR, ignore_nulls=True)
+    marked = pl.DataFrame([reasons, hit.alias("hit")]).select(
+        pl.when("hit").then(both).otherwise(pl.col(REASON)).alias(REASON)
+    )
+    return marked.to_series()
+
+
+def _split(table: str, frame: pl.DataFrame, reasons: pl.Series, failures: dict[str, int]) -> ValidationResult:
+    """Split the frame on the reasons series; input order is kept in both parts."""
+    marked = frame.with_columns(reasons.alias(REASON))
+    failed = pl.col(REASON).is_not_null()
+    result = ValidationResult(
+        table=table,
+        good=marked.filter(~failed).drop(REASON),
+        quarantined=marked.filter(failed),
+        failures=failures,
+        rows_in=frame.height,
+    )
+    if failures:
+        log.warning(
+            "%s: quarantined %d of %d rows: %s", table, result.quarantined.height, frame.height, failures
+        )
+    return result
+
+
+class ValidationThresholdExceeded(Exception):
+    """Too large a share of a batch was quarantined to load the rest with confidence."""
+
+    def __init__(self, results: Mapping[str, ValidationResult], share: float, threshold: float):
+        self.share = share
+        self.threshold = threshold
+        self.tables = {t: r.quarantined.height for t, r in results.items() if r.quarantined.height}
+        tables = ", ".join(f"{t} {results[t].quarantined.height}/{results[t].rows_in}" for t in self.tables)
+        top = ", ".join(f"{t}: {name} ({n})" for t, name, n in _top_failures(results))
+        super().__init__(
+            f"validation quarantined {share:.1%} of the batch, above the {threshold:.1%} "
+            f"threshold; tables: {tables}; top failing expectations: {top}"
+        )
+
+
+def check_threshold(results: Mapping[str, ValidationResult], max_failure_share: float) -> None:
+    """Raise ValidationThresholdExceeded if quarantined / rows_in over the batch is above the share."""
+    if not 0.0 <= max_failure_share <= 1.0:
+        raise ValueError(f"max_failure_share must be within [0, 1], got {max_failure_share}")
+    rows_in = sum(r.rows_in for r in results.values())
+    quarantined = sum(r.quarantined.height for r in results.values())
+    share = quarantined / rows_in if rows_in else 0.0
+    if share > max_failure_share:
+        raise ValidationThresholdExceeded(results, share, max_failure_share)
+
+
+def _top_failures(results: Mapping[str, ValidationResult], limit: int = 5) -> list[tuple[str, str, int]]:
+    """The most frequent failures across tables: (table, label, rows), largest first."""
+    found = [(t, name, n) for t, r in results.items() for name, n in r.failures.items()]
+    return sorted(found, key=lambda item: -item[2])[:limit]
