@@ -124,6 +124,14 @@ def _gave_up(error: ConnectorError, attempts: int, delay: float) -> ConnectorErr
     return error
 
 
+def _elapsed_ms(response: httpx.Response) -> float:
+    """Round-trip time; 0 for responses a custom transport built already read."""
+    try:
+        return response.elapsed.total_seconds() * 1000.0
+    except RuntimeError:
+        return 0.0
+
+
 def retry_after(headers: httpx.Headers, now: dt.datetime) -> float | None:
     """Seconds asked for by a Retry-After header (delta-seconds or HTTP date), if any."""
     value = headers.get("Retry-After")
@@ -184,6 +192,7 @@ class ApiClient:
             if attempt == self.policy.max_attempts:
                 raise _gave_up(error, attempt, delay)
             waited += delay if verdict.rate_limit else 0.0
+            delay, self._pause = max(delay, self._pause), 0.0  # one wait covers both
             log.warning("%s; retry %d in %.1f s", error, attempt + 1, delay)
             self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -238,7 +247,7 @@ class ApiClient:
             platform=self.rules.platform, account=self.account, stream=call.stream,
             method=response.request.method, url=url, status=response.status_code,
             fetched_at=dt.datetime.now(dt.UTC), body=redact_bytes(response.content, self.secrets),
-            elapsed_ms=response.elapsed.total_seconds() * 1000.0, attempt=attempt,
+            elapsed_ms=_elapsed_ms(response), attempt=attempt,
             context=dict(call.context))
         if self.sink is not None:
             self.sink(raw)
@@ -257,8 +266,8 @@ class ApiClient:
                 error.message, code=error.code, subcode=error.subcode, status=error.status,
                 url=error.url, stream=error.stream)
             raise limited.until(now + dt.timedelta(seconds=delay),
-                                f"the API asks to wait {delay:.0f} s, more than the "
-                                f"{self.policy.max_wait:.0f} s allowed")
+                                f"the API asks to wait {delay:.0f} s more (after {waited:.0f} s),"
+                                f" beyond the {self.policy.max_wait:.0f} s allowed")
         return delay
 
     def _throttle(self) -> None:

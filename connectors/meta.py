@@ -36,8 +36,8 @@ PERMISSION_CODES = frozenset({10, *range(200, 300)})
 INSIGHTS_UNAVAILABLE_SUBCODE = 2108006  # media from before the account went professional
 USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage", "X-Page-Usage")
 USAGE_KEYS = ("call_count", "total_cputime", "total_time")
-UNSUPPORTED_METRIC_MARKERS = ("does not support the", "not supported", "must be one of",
-                              "valid insights metric")
+UNSUPPORTED_METRIC_MARKERS = ("does not support the", "not supported", "no longer supported",
+                              "must be one of", "valid insights metric")
 
 TOKEN_HINTS = {
     458: "the app was removed from the account; re-authorise the app and create a new token",

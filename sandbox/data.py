@@ -203,26 +203,15 @@ class SandboxData:
 
     def _base_accounts(self, extra: int, media_per_account: int | None) -> list[Account]:
         """The two city accounts plus ``extra`` generated ones (counts filled in later)."""
-        specs = list(BASE_ACCOUNTS)
-        for number in range(len(specs) + 1, len(specs) + extra + 1):
-            rng = self._rng("account", number)
-            followers = rng.randint(5_000, 80_000)
-            specs.append(
-                (
-                    f"sandbox_akun{number}",
-                    f"Akun Sandbox {number}",
-                    followers,
-                    rng.randint(20, 300),
-                    120,
-                    f"Akun uji coba nomor {number} 🧪",
-                )
-            )
+        specs = [*BASE_ACCOUNTS, *(self._extra_spec(n) for n in range(3, extra + 3))]
         accounts = []
         for index, (username, name, followers, follows, media, bio) in enumerate(specs, start=1):
+            account_id = f"1784140100000{index:04d}"
+            self._base_followers[account_id] = followers
             accounts.append(
                 Account(
                     index=index,
-                    id=f"1784140100000{index:04d}",
+                    id=account_id,
                     username=username,
                     name=name,
                     biography=bio,
@@ -235,8 +224,14 @@ class SandboxData:
                     target_media=media_per_account or media,
                 )
             )
-            self._base_followers[accounts[-1].id] = followers
         return accounts
+
+    def _extra_spec(self, number: int) -> tuple[str, str, int, int, int, str]:
+        """A generated account spec, shaped like ``BASE_ACCOUNTS`` rows."""
+        rng = self._rng("account", number)
+        followers, follows = rng.randint(5_000, 80_000), rng.randint(20, 300)
+        bio = f"Akun uji coba nomor {number} 🧪"
+        return f"sandbox_akun{number}", f"Akun Sandbox {number}", followers, follows, 120, bio
 
     def _account_media(self, account: Account) -> list[Media]:
         """All media of one account at ``as_of``, newest first."""

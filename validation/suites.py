@@ -16,16 +16,21 @@ report is null, and a URL or time zone may be unknown.
 
 from __future__ import annotations
 
+import warnings
 import zoneinfo
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
 import polars as pl
 
 from transforms.schemas import KEYS, KNOWN_PLATFORMS, METRIC_COLUMNS, SCHEMAS
+
+with warnings.catch_warnings():
+    # GE 1.24 imports the stdlib's deprecated sre_constants; under -W error that is fatal.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
 
 SUITE_PREFIX = "socmed."
 EARLIEST = datetime(2004, 1, 1, tzinfo=UTC)

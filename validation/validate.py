@@ -20,7 +20,7 @@ from typing import Any
 import great_expectations as gx
 import pandas as pd
 import polars as pl
-from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.types.base import (
     DataContextConfig,
@@ -116,7 +116,7 @@ def validate_batch(frames: Mapping[str, pl.DataFrame], now: datetime) -> dict[st
         for parent in PARENTS.get(table, ()):
             if parent in evaluated:
                 parent_rows = frames[parent].filter(evaluated[parent][0].is_not_null())
-                reasons = _cascade(frames[table], reasons, failures, parent, parent_rows)
+                reasons, failures = _cascade(frames[table], reasons, failures, parent, parent_rows)
         evaluated[table] = (reasons, failures)
     return {table: _split(table, frames[table], *evaluated[table]) for table in evaluated}
 
@@ -155,6 +155,8 @@ def _failed_rows(table: str, frame: pl.DataFrame, params: dict[str, Any]) -> lis
     )
     outcome = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
     rows = _rows_by_label(outcome)
+    if set(rows) != set(runtime.labels[table]):
+        raise ExpectationNotEvaluated(f"{table}: GE answered for {sorted(rows)}")
     return [(name, rows[name]) for name in runtime.labels[table]]
 
 
@@ -179,18 +181,22 @@ def _to_pandas(table: str, frame: pl.DataFrame, columns: Sequence[str]) -> pd.Da
 
 
 def _rows_by_label(outcome: ExpectationSuiteValidationResult) -> dict[str, list[int]]:
-    """Failing row numbers per expectation label; raises if GE could not evaluate one."""
-    rows: dict[str, list[int]] = {}
-    for result in outcome.results:
-        config = result.expectation_config
-        name = label(config.type, config.kwargs)
-        if _raised(result.exception_info):
-            raise ExpectationNotEvaluated(f"{name}: {result.exception_info}")
-        found = [int(item[ROW]) for item in result.result.get("unexpected_index_list") or []]
-        if len(found) != result.result.get("unexpected_count", 0) or result.success != (not found):
-            raise ExpectationNotEvaluated(f"{name}: failing rows not reported: {result.result}")
-        rows[name] = found
-    return rows
+    """Failing row numbers per expectation label."""
+    return dict(_result_rows(result) for result in outcome.results)
+
+
+def _result_rows(result: ExpectationValidationResult) -> tuple[str, list[int]]:
+    """One expectation's label and failing row numbers; raises if GE could not evaluate it."""
+    config = result.expectation_config
+    if config is None:
+        raise ExpectationNotEvaluated(f"result without its expectation: {result}")
+    name = label(config.type, config.kwargs)
+    if _raised(result.exception_info):
+        raise ExpectationNotEvaluated(f"{name}: {result.exception_info}")
+    found = [int(item[ROW]) for item in result.result.get("unexpected_index_list") or []]
+    if len(found) != result.result.get("unexpected_count", 0) or result.success != (not found):
+        raise ExpectationNotEvaluated(f"{name}: failing rows not reported: {result.result}")
+    return name, found
 
 
 def _raised(exception_info: Mapping[str, Any]) -> bool:
@@ -220,21 +226,20 @@ def _cascade(
     failures: dict[str, int],
     parent: str,
     quarantined_parents: pl.DataFrame,
-) -> pl.Series:
+) -> tuple[pl.Series, dict[str, int]]:
     """Add "parent <table> quarantined" to child rows whose parent key was quarantined."""
     keys = list(KEYS[parent])
     bad_keys = quarantined_parents.drop_nulls(keys).select(pl.struct(keys)).to_series().implode()
     hit = child.select(pl.struct(keys).is_in(bad_keys)).to_series()
     count = int(hit.sum())
     if count == 0:
-        return reasons
+        return reasons, failures
     reason = f"parent {parent} quarantined"
-    failures[reason] = count
     both = pl.concat_str([pl.col(REASON), pl.lit(reason)], separator=SEPARATOR, ignore_nulls=True)
     marked = pl.DataFrame([reasons, hit.alias("hit")]).select(
         pl.when("hit").then(both).otherwise(pl.col(REASON)).alias(REASON)
     )
-    return marked.to_series()
+    return marked.to_series(), {**failures, reason: count}
 
 
 def _split(table: str, frame: pl.DataFrame, reasons: pl.Series, failures: dict[str, int]) -> ValidationResult:

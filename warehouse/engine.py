@@ -50,7 +50,7 @@ def normalise_url(url: str) -> URL:
             url = "postgresql+psycopg://" + url[len(bare) :]
     try:
         return make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise WarehouseURLError(f"invalid warehouse URL {redact_url(url)}: {exc}") from None
 
 

@@ -8,9 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import pool, text
+from sqlalchemy import Connection, pool, text
 
-from warehouse.engine import begin_write, make_engine
+from warehouse.engine import SQLITE_BEGIN_OPTION, make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Serialises concurrent upgrades of one PostgreSQL database (several workers starting at once).
@@ -29,14 +29,28 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the warehouse at url to revision (default: the newest), in one transaction."""
     engine = make_engine(url, poolclass=pool.NullPool)
     try:
-        with begin_write(engine) as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Batch migrations recreate tables; SQLite's FK actions would fire on the DROP.
+                # The pragma is ignored inside a transaction, so set it before BEGIN.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            with conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin():
+                _lock_and_upgrade(conn, revision)
     finally:
         engine.dispose()
+
+
+def _lock_and_upgrade(conn: Connection, revision: str) -> None:
+    """Run the Alembic upgrade on conn; serialised per database, FKs verified on SQLite."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    config = alembic_config()
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"upgrade to {revision} would break foreign keys: {broken[:10]}")
 
 
 def current(url: str) -> str | None:

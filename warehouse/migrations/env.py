@@ -43,6 +43,8 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # warehouse.engine has SQLAlchemy emit BEGIN on SQLite too, so DDL is transactional.
+        transactional_ddl=True,
     )
 
 

@@ -1,0 +1,199 @@
+"""Instagram Graph API (Facebook Login flavour): account, media with insights, account insights.
+
+Streams and the ``context`` each RawResponse carries (the transform relies on both):
+
+* ``account``: ``GET /{id}?fields=...``; context ``{}``.
+* ``media``: ``GET /{id}/media`` pages of 100 with per-media insights by field expansion;
+  context ``{"insights": "nested"}``, or ``{"insights": "safe"}`` when a page was refetched
+  without ``views`` because the API rejected a metric for one of its items.
+* ``media_insights``: ``GET /{media-id}/insights?metric=views`` for the items of a ``safe``
+  page whose type supports ``views``; context ``{"media_id": id}``.
+* ``account_insights``: ``GET /{id}/insights``; context ``{"metric_type", "period": "day",
+  "since", "until"}`` where since/until are the first and last platform (US Pacific) day
+  covered, inclusive. ``time_series`` calls cover up to 30 days each; ``total_value``
+  calls cover exactly one day (since == until).
+
+Requests for N media: 1 + ceil(N/100) + time-series windows + insight days, plus, for each
+page holding media without ``views``, one refetch and one call per item that has it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from connectors.base import RawResponse
+from connectors.errors import MalformedResponse, RequestRejected, StreamError
+from connectors.http import ApiClient, Call, Page, RetryPolicy, Sink
+from connectors.meta import GraphTokenAuth, day_start, day_windows, graph_rules
+from connectors.paging import GraphCursor
+from socmed import __version__
+
+PLATFORM = "instagram"
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v24.0"
+PAGE_SIZE = 100
+ACCOUNT_FIELDS = ("id,username,name,website,profile_picture_url,followers_count,follows_count,"
+                  "media_count")
+MEDIA_FIELDS = ("id,caption,media_type,media_product_type,timestamp,permalink,shortcode,"
+                "like_count,comments_count")
+NESTED_INSIGHTS = "insights.metric(views,reach,saved,shares)"
+SAFE_INSIGHTS = "insights.metric(reach,saved,shares)"  # valid for every listed media type
+# Legacy feed videos answer code 100 for views (Airbyte asks them reach,saved only).
+NO_VIEWS_TYPES = frozenset({("VIDEO", "FEED")})
+TIME_SERIES_METRICS = "reach,follower_count"
+TOTAL_VALUE_METRICS = "views,accounts_engaged,total_interactions"
+MAX_INSIGHTS_SECONDS = 30 * 86_400  # "(#100) There cannot be more than 30 days ..."
+
+
+@dataclass(frozen=True)
+class FetchWindow:
+    """What one run fetches: media by publish time, account insights by platform day."""
+
+    media_since: dt.datetime | None  # None = full listing (no since param)
+    media_until: dt.datetime | None
+    insights_since: dt.date  # account insights days [since, until], inclusive
+    insights_until: dt.date
+
+
+class InstagramConnector:
+    """One Instagram professional account: one generator per endpoint over ApiClient.
+
+    Every response (errors and retries included) has already gone to the ApiClient's sink
+    when a generator yields; the yielded pages are the successful ones, not to be landed again.
+    """
+
+    platform = PLATFORM
+
+    def __init__(self, api: ApiClient, account_id: str) -> None:
+        self.api = api
+        self.account_id = account_id
+        self.problems: list[str] = []  # streams ended early (redacted), for the run summary
+        self.skipped: list[str] = []  # per-media metrics the API does not answer (left NULL)
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self.api.request_count
+
+    @property
+    def requests(self) -> Counter[str]:
+        """HTTP requests sent per stream."""
+        return self.api.requests
+
+    def iter_account(self) -> Iterator[RawResponse]:
+        """The account's profile fields (one request)."""
+        yield self.api.get(Call(self.account_id, "account", {"fields": ACCOUNT_FIELDS})).raw
+
+    def iter_media(self, since: dt.datetime | None = None,
+                   until: dt.datetime | None = None) -> Iterator[RawResponse]:
+        """Every media page to the end, insights nested; safe refetch plus views per media."""
+        span = {key: str(int(value.timestamp()))
+                for key, value in (("since", since), ("until", until)) if value is not None}
+        nested = Call(f"{self.account_id}/media", "media",
+                      {"fields": f"{MEDIA_FIELDS},{NESTED_INSIGHTS}", "limit": str(PAGE_SIZE),
+                       **span}, {"insights": "nested"})
+        safe = Call(nested.path, nested.stream,
+                    {**nested.params, "fields": f"{MEDIA_FIELDS},{SAFE_INSIGHTS}"},
+                    {"insights": "safe"})
+        for page in self.api.paginate(GraphCursor(), nested, safe):
+            yield page.raw
+            if page.raw.context["insights"] == "safe":
+                yield from self._media_views(page)
+
+    def iter_account_insights(self, since: dt.date, until: dt.date) -> Iterator[RawResponse]:
+        """Daily time series in windows of at most 30 days, then one total_value call a day."""
+        for first, last in day_windows(since, until, MAX_INSIGHTS_SECONDS):
+            yield self._account_insights("time_series", TIME_SERIES_METRICS, first, last)
+        day = since
+        while day <= until:
+            yield self._account_insights("total_value", TOTAL_VALUE_METRICS, day, day)
+            day += dt.timedelta(days=1)
+
+    def fetch_all(self, window: FetchWindow) -> Iterator[RawResponse]:
+        """All streams in order; a stream error is recorded in ``problems`` and the next runs."""
+        streams: list[tuple[str, Callable[[], Iterator[RawResponse]]]] = [
+            ("account", self.iter_account),
+            ("media", lambda: self.iter_media(window.media_since, window.media_until)),
+            ("account_insights", lambda: self.iter_account_insights(
+                window.insights_since, window.insights_until)),
+        ]
+        for name, stream in streams:
+            try:
+                yield from stream()
+            except StreamError as exc:
+                self._problem(f"{name} stream ended early", exc)
+
+    def close(self) -> None:
+        """Close the underlying HTTP client."""
+        self.api.client.close()
+
+    def __enter__(self) -> InstagramConnector:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _problem(self, what: str, exc: StreamError) -> None:
+        """Record a stream-level problem, redacted, naming the error and the URL."""
+        self.problems.append(self.api.redact(
+            f"{what} ({type(exc).__name__}): {exc.message} [GET {exc.url}]"))
+
+    def _account_insights(self, metric_type: str, metrics: str, first: dt.date,
+                          last: dt.date) -> RawResponse:
+        """One account insights call for platform days [first, last]."""
+        params = {"metric": metrics, "period": "day", "metric_type": metric_type,
+                  "since": str(day_start(first)),
+                  "until": str(day_start(last + dt.timedelta(days=1)))}
+        context = {"metric_type": metric_type, "period": "day", "since": first.isoformat(),
+                   "until": last.isoformat()}
+        call = Call(f"{self.account_id}/insights", "account_insights", params, context)
+        return self.api.get(call).raw
+
+    def _media_views(self, page: Page) -> Iterator[RawResponse]:
+        """``views`` per media of a page fetched without it; unsupported ones stay NULL."""
+        for item in _items(page):
+            if (item.get("media_type"), item.get("media_product_type")) in NO_VIEWS_TYPES:
+                continue
+            media_id = str(item["id"])
+            call = Call(f"{media_id}/insights", "media_insights", {"metric": "views"},
+                        {"media_id": media_id})
+            try:
+                yield self.api.get(call).raw
+            except RequestRejected as exc:
+                self.skipped.append(f"views for media {media_id}: {exc}")
+            except MalformedResponse as exc:
+                self._problem(f"views for media {media_id} not read", exc)
+
+
+def _items(page: Page) -> list[dict[str, Any]]:
+    """The ``data`` items of a listing page that carry an id."""
+    data = page.data.get("data") if isinstance(page.data, dict) else None
+    if not isinstance(data, list):
+        raise MalformedResponse("listing page without a data list", url=page.raw.url,
+                                stream=page.raw.stream)
+    return [item for item in data if isinstance(item, dict) and item.get("id")]
+
+
+def open_instagram(*, base_url: str = DEFAULT_BASE_URL, api_version: str = DEFAULT_API_VERSION,
+                   token: str, token_label: str, account_id: str, sink: Sink | None,
+                   policy: RetryPolicy | None = None, timeout: float = 30.0,
+                   sleep: Callable[[float], None] = time.sleep) -> InstagramConnector:
+    """Build the configured HTTP client and ApiClient, and the connector over them."""
+    client = httpx.Client(
+        base_url=f"{base_url.rstrip('/')}/{api_version.strip('/')}/",
+        auth=GraphTokenAuth(token),
+        headers={"User-Agent": f"socmed-pipeline/{__version__}", "Accept": "application/json"},
+        timeout=timeout,
+    )
+    api = ApiClient(client, graph_rules(PLATFORM, token_label), account=account_id,
+                    secrets=(token,), sink=sink, policy=policy, sleep=sleep)
+    return InstagramConnector(api, account_id)

@@ -1,0 +1,251 @@
+"""Graph API routes of the sandbox: a pure mapping from (path, query) to a Meta-shaped reply."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from sandbox.data import Media, SandboxData, platform_days
+from sandbox.wire import (
+    INVALID_TOKEN,
+    MEDIA_METRIC_NAMES,
+    MISSING_OBJECT,
+    USER_FIELDS,
+    GraphError,
+    check_supported,
+    insight,
+    media_values,
+    nonexisting,
+    page_values,
+    parse_metrics,
+    pick_fields,
+    series,
+    split_fields,
+    total_value,
+)
+
+T = TypeVar("T")
+Handler = Callable[[], dict[str, Any]]
+VERSION = re.compile(r"v\d+\.\d+")
+MAX_WINDOW = 2_592_000
+TOTAL_VALUE_ONLY = ("views", "accounts_engaged", "total_interactions")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A route's answer before serialisation; ``account_id`` names the IG user it concerns."""
+
+    status: int
+    body: dict[str, Any]
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a route needs from the HTTP request."""
+
+    path: str
+    query: dict[str, str]
+    base: str
+
+
+def _timestamp(value: str, name: str) -> dt.datetime:
+    """A ``since``/``until`` value: unix seconds or an ISO date/time (strtotime-like)."""
+    try:
+        if value.lstrip("-").isdigit():
+            return dt.datetime.fromtimestamp(int(value), dt.UTC)
+        parsed = dt.datetime.fromisoformat(value)
+    except (ValueError, OverflowError) as exc:
+        raise GraphError(f"(#100) The parameter {name} is not a valid timestamp") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _cursor(offset: int, page: int) -> str:
+    raw = f"sandbox:{offset}:{page}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(value: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        tag, offset, page = raw.split(":")
+        if tag != "sandbox":
+            raise ValueError(tag)
+        return int(offset), int(page)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise GraphError("(#100) Invalid cursor") from exc
+
+
+class GraphApi:
+    """Answers Graph API GET requests from a ``SandboxData``."""
+
+    def __init__(self, data: SandboxData, token: str, short_pages: bool = False) -> None:
+        self.data = data
+        self.token = token
+        self.short_pages = short_pages
+
+    def handle(self, request: Request, token: str | None) -> Reply:
+        """Authenticate and route one request; errors come back as Meta error bodies."""
+        try:
+            if token != self.token:
+                raise GraphError(INVALID_TOKEN, code=190)
+            return self._route(request)
+        except GraphError as err:
+            return Reply(err.status, {"error": err.error}, self.account_of(request.path))
+
+    def account_of(self, path: str) -> str | None:
+        """The IG user a path concerns (its own id or the owner of a media), if any."""
+        parts = [part for part in path.split("/") if part]
+        node = parts[1] if len(parts) > 1 else ""
+        if node in self.data.accounts_by_id:
+            return node
+        media = self.data.media_by_id.get(node)
+        return media.account_id if media else None
+
+    def _route(self, request: Request) -> Reply:
+        parts = [part for part in request.path.split("/") if part]
+        if len(parts) not in (2, 3) or not VERSION.fullmatch(parts[0]):
+            raise GraphError(f"Unknown path components: {request.path}", code=2500)
+        node, edge = parts[1], (parts[2] if len(parts) == 3 else None)
+        node_type, table = self._edges(node, request)
+        handler = table.get(edge)
+        if handler is None:
+            raise nonexisting(str(edge), node_type)
+        return Reply(200, handler(), self.account_of(request.path))
+
+    def _edges(self, node: str, request: Request) -> tuple[str, dict[str | None, Handler]]:
+        """The node type and the edges (None = the node itself) served for an object id."""
+        if node == "me":
+            me = {"id": "10000000000000099", "name": "Sandbox Operator"}
+            return "User", {
+                None: lambda: _pick(request, me, "User"),
+                "accounts": lambda: self._pages(request),
+            }
+        if account := self.data.accounts_by_id.get(node):
+            user = {field: getattr(account, field) for field in USER_FIELDS}
+            return "IGUser", {
+                None: lambda: _pick(request, user, "IGUser"),
+                "media": lambda: self._media_list(request, node),
+                "insights": lambda: self._account_insights(request, node),
+            }
+        if media := self.data.media_by_id.get(node):
+            return "IGMedia", {
+                None: lambda: self._media_fields(request, [media])[0],
+                "insights": lambda: self._media_insights(request, media),
+            }
+        if page := self.data.pages_by_id.get(node):
+            return "Page", {None: lambda: _pick(request, page_values(page), "Page")}
+        raise GraphError(MISSING_OBJECT.format(node), subcode=33, kind="GraphMethodException")
+
+    def _pages(self, request: Request) -> dict[str, Any]:
+        pages = [page_values(account) for account in self.data.accounts]
+        data, paging = self._paginate(pages, request)
+        fields = split_fields(request.query.get("fields", "id,name"))
+        return _listing([pick_fields(page, fields, "Page") for page in data], paging)
+
+    def _media_list(self, request: Request, account_id: str) -> dict[str, Any]:
+        items = self.data.media_for(account_id)
+        if "since" in request.query:
+            since = _timestamp(request.query["since"], "since")
+            items = [item for item in items if item.timestamp >= since]
+        if "until" in request.query:
+            until = _timestamp(request.query["until"], "until")
+            items = [item for item in items if item.timestamp < until]
+        page, paging = self._paginate(items, request)
+        return _listing(self._media_fields(request, page), paging)
+
+    def _media_fields(self, request: Request, items: Sequence[Media]) -> list[dict[str, Any]]:
+        """Render the requested fields; a nested insights field fails the whole request."""
+        fields = split_fields(request.query.get("fields", "id"))
+        for field in fields:
+            if field.startswith("insights"):
+                found = re.search(r"\.metric\(([^)]*)\)", field)
+                metrics = parse_metrics(found.group(1) if found else None, MEDIA_METRIC_NAMES)
+                check_supported(items, metrics)
+        return [media_values(item, fields) for item in items]
+
+    def _media_insights(self, request: Request, media: Media) -> dict[str, Any]:
+        metrics = parse_metrics(request.query.get("metric"), MEDIA_METRIC_NAMES)
+        check_supported([media], metrics)
+        return {"data": [insight(media, metric) for metric in metrics]}
+
+    def _account_insights(self, request: Request, account_id: str) -> dict[str, Any]:
+        allowed = ("reach", "follower_count", *TOTAL_VALUE_ONLY)
+        metrics = parse_metrics(request.query.get("metric"), allowed)
+        period = request.query.get("period")
+        if period != "day":
+            raise GraphError(
+                f"(#100) Incompatible period ({period}) for the requested metrics; "
+                "the sandbox serves period=day"
+            )
+        metric_type = request.query.get("metric_type", "time_series")
+        wrong = TOTAL_VALUE_ONLY if metric_type == "time_series" else ("follower_count",)
+        if bad := [m for m in metrics if m in wrong]:
+            needed = "total_value" if metric_type == "time_series" else "time_series"
+            raise GraphError(
+                f"(#100) The following metrics ({', '.join(bad)}) should be "
+                f"specified with parameter metric_type={needed}"
+            )
+        days = self._window(request.query)
+        make = series if metric_type == "time_series" else total_value
+        return {"data": [make(self.data, account_id, metric, days) for metric in metrics]}
+
+    def _window(self, query: dict[str, str]) -> list[dt.date]:
+        """Platform days in ``since``/``until`` (default: the last 24 h before ``now``)."""
+        now = self.data.now
+        until = _timestamp(query["until"], "until") if "until" in query else None
+        since = _timestamp(query["since"], "since") if "since" in query else None
+        until = until or (since + dt.timedelta(days=1) if since else now)
+        since = since or until - dt.timedelta(days=1)
+        if (until - since).total_seconds() > MAX_WINDOW:
+            raise GraphError("(#100) There cannot be more than 30 days (2592000 s) between since and until")
+        return platform_days(since, min(until, now))
+
+    def _paginate(self, items: Sequence[T], request: Request) -> tuple[Sequence[T], dict[str, Any]]:
+        """One cursor page; ``short_pages`` serves short pages and one empty page like Meta."""
+        query = request.query
+        try:
+            limit = min(max(int(query.get("limit", "25")), 1), 100)
+        except ValueError as exc:
+            raise GraphError("(#100) Param limit must be a number") from exc
+        start, page = _uncursor(query["after"]) if "after" in query else (0, 0)
+        if "before" in query:
+            end, page = _uncursor(query["before"])
+            start = max(end - limit, 0)
+        chunk = items[start : start + self._page_size(limit, page)]
+        if not items:
+            return chunk, {}
+        stop = start + len(chunk)
+        before, after = _cursor(start, page), _cursor(stop, page + 1)
+        paging: dict[str, Any] = {"cursors": {"before": before, "after": after}}
+        base = {key: value for key, value in query.items() if key not in ("after", "before")}
+        link = {"access_token": self.token, **base, "limit": str(limit)}
+        url = f"{request.base}{request.path}?"
+        if start > 0:
+            paging["previous"] = url + urlencode({**link, "before": before})
+        if stop < len(items):
+            paging["next"] = url + urlencode({**link, "after": after})
+        return chunk, paging
+
+    def _page_size(self, limit: int, page: int) -> int:
+        """Items on the page-th page: ``limit``, or with short pages half of it (page 2 empty)."""
+        if self.short_pages and page == 2:
+            return 0
+        if self.short_pages and page % 2 == 1:
+            return max(limit // 2, 1)
+        return limit
+
+
+def _listing(data: list[dict[str, Any]], paging: dict[str, Any]) -> dict[str, Any]:
+    return {"data": data, "paging": paging} if paging else {"data": data}
+
+
+def _pick(request: Request, values: dict[str, Any], node: str) -> dict[str, Any]:
+    """The requested fields of a node (``id`` alone when ``fields`` is absent)."""
+    return pick_fields(values, split_fields(request.query.get("fields", "id")), node)
