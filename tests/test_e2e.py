@@ -14,6 +14,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.ingest import ingest
 from flows.reprocess import reprocess
 from sandbox.server import Fault, Sandbox
+from socmed import pipeline
 from tests.e2e_helpers import TOKEN_ENV, assert_matches_truth, dump, files_containing, query, write_config
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,7 @@ def test_ingest_matches_truth_and_rerun_changes_nothing(
     prefect_server: None, sandbox: Sandbox, warehouse_url: str, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO)
     config = write_config(tmp_path, sandbox.base_url, warehouse_url, sandbox.data)
     reports = ingest(str(config))
     assert [r.status for r in reports] == ["succeeded", "succeeded"]
@@ -65,6 +66,8 @@ def test_reprocess_rebuilds_the_same_warehouse_without_api_calls(
     config = write_config(tmp_path, sandbox.base_url, sqlite_url, sandbox.data)
     ingest(str(config))
     before = dump(sqlite_url, ("channel", "content", "content_metrics_daily", "channel_metrics_daily"))
+    pipeline.warehouse(sqlite_url).dispose()  # drop the warehouse file and its process-wide engine
+    pipeline.warehouse.cache_clear()
     Path(sqlite_url.removeprefix("sqlite:///")).unlink()
     for suffix in ("-wal", "-shm"):
         Path(sqlite_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)

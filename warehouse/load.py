@@ -8,7 +8,8 @@ dialect and under concurrent loads:
    from the stored row> RETURNING key``: the rows updated. The rest are unchanged.
 
 The merge rules make loads order-independent and re-runs no-ops: the observation with the
-newer ``fetched_at`` (``last_seen_at`` for channels) supplies the row, provenance included;
+newer ``fetched_at`` (``last_seen_at`` for channels) supplies the row, provenance included,
+but only when one of its values differs (a re-fetch of unchanged values changes nothing);
 ``channel_metrics_daily`` merges partial observations column by column (a newer non-null value
 wins, an older one only fills gaps); a channel's ``first_seen_at`` only moves earlier. A row is
 written only when the merge changes something, so re-loading the same data changes nothing.
@@ -172,6 +173,11 @@ def _dialect_insert(conn: Connection, table: Table) -> Any:
     raise NotImplementedError(f"warehouse upserts support postgresql and sqlite, not {conn.dialect.name}")
 
 
+# When only these differ, the row is left alone: a new fetch of unchanged values changes nothing,
+# and provenance keeps pointing at the observation that established the stored values.
+OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_at"})
+
+
 def _insert_new_statement(conn: Connection, table: Table, keys: tuple[str, ...]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING key."""
     stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
@@ -182,7 +188,8 @@ def _update_statement(conn: Connection, name: str, table: Table, keys: tuple[str
     """INSERT ... ON CONFLICT DO UPDATE SET merge WHERE merge differs RETURNING key."""
     stmt = _dialect_insert(conn, table)
     merged = MERGES[name](table, stmt.excluded)
-    differs = or_(*(expr.is_distinct_from(table.c[col]) for col, expr in merged.items()))
+    watched = {col: expr for col, expr in merged.items() if col not in OBSERVATION_COLUMNS}
+    differs = or_(*(expr.is_distinct_from(table.c[col]) for col, expr in watched.items()))
     stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=merged, where=differs)
     return stmt.returning(*(table.c[k] for k in keys))
 
