@@ -6,15 +6,22 @@ Streams and the ``context`` each RawResponse carries (the transform relies on bo
 * ``media``: ``GET /{id}/media`` pages of 100 with per-media insights by field expansion;
   context ``{"insights": "nested"}``, or ``{"insights": "safe"}`` when a page was refetched
   without ``views`` because the API rejected a metric for one of its items.
-* ``media_insights``: ``GET /{media-id}/insights?metric=views`` for the items of a ``safe``
-  page whose type supports ``views``; context ``{"media_id": id}``.
+* ``media_insights_multi``: multi-id lookups ``GET /?ids=<id>,...&fields=insights.metric(views)``
+  of at most 50 items of a ``safe`` page whose type supports ``views``; the body is keyed by
+  media id (``{"<id>": {"insights": {"data": [...]}, "id": "<id>"}, ...}``); context
+  ``{"media_ids": "<id>,<id>,..."}``, the ids asked, in order.
 * ``account_insights``: ``GET /{id}/insights``; context ``{"metric_type", "period": "day",
   "since", "until"}`` where since/until are the first and last platform (US Pacific) day
   covered, inclusive. ``time_series`` calls cover up to 30 days each; ``total_value``
   calls cover exactly one day (since == until).
 
+A lookup fails as a whole (code 100) when one of its media does not support ``views`` or no
+longer exists; such a chunk is split in halves down to single ids, and a single id's
+rejection leaves that media's ``views`` NULL (listed in ``skipped``).
+
 Requests for N media: 1 + ceil(N/100) + time-series windows + insight days, plus, for each
-page holding media without ``views``, one refetch and one call per item that has it.
+page holding media without ``views``, one refetch and ceil(k/50) lookups for its k items that
+have it (and two more per split chunk when a lookup is rejected).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ NESTED_INSIGHTS = "insights.metric(views,reach,saved,shares)"
 SAFE_INSIGHTS = "insights.metric(reach,saved,shares)"  # valid for every listed media type
 # Legacy feed videos answer code 100 for views (Airbyte asks them reach,saved only).
 NO_VIEWS_TYPES = frozenset({("VIDEO", "FEED")})
+VIEWS_INSIGHTS = "insights.metric(views)"
+MAX_IDS = 50  # per multi-id lookup: "(#100) Too many IDs. Maximum: 50"
 TIME_SERIES_METRICS = "reach,follower_count"
 TOTAL_VALUE_METRICS = "views,accounts_engaged,total_interactions"
 MAX_INSIGHTS_SECONDS = 30 * 86_400  # "(#100) There cannot be more than 30 days ..."
@@ -94,7 +103,7 @@ class InstagramConnector:
 
     def iter_media(self, since: dt.datetime | None = None,
                    until: dt.datetime | None = None) -> Iterator[RawResponse]:
-        """Every media page to the end, insights nested; safe refetch plus views per media."""
+        """Every media page to the end, insights nested; safe refetch plus views lookups."""
         span = {key: str(int(value.timestamp()))
                 for key, value in (("since", since), ("until", until)) if value is not None}
         nested = Call(f"{self.account_id}/media", "media",
@@ -159,19 +168,30 @@ class InstagramConnector:
         return self.api.get(call).raw
 
     def _media_views(self, page: Page) -> Iterator[RawResponse]:
-        """``views`` per media of a page fetched without it; unsupported ones stay NULL."""
-        for item in _items(page):
-            if (item.get("media_type"), item.get("media_product_type")) in NO_VIEWS_TYPES:
-                continue
-            media_id = str(item["id"])
-            call = Call(f"{media_id}/insights", "media_insights", {"metric": "views"},
-                        {"media_id": media_id})
-            try:
-                yield self.api.get(call).raw
-            except RequestRejected as exc:
-                self.skipped.append(f"views for media {media_id}: {exc}")
-            except MalformedResponse as exc:
-                self._problem(f"views for media {media_id} not read", exc)
+        """``views`` of a page fetched without it, by multi-id lookups of at most 50 media."""
+        ids = [str(item["id"]) for item in _items(page)
+               if (item.get("media_type"), item.get("media_product_type")) not in NO_VIEWS_TYPES]
+        for start in range(0, len(ids), MAX_IDS):
+            yield from self._views_lookup(ids[start:start + MAX_IDS])
+
+    def _views_lookup(self, ids: list[str]) -> Iterator[RawResponse]:
+        """One lookup; a code-100 rejection is bisected, and leaves a single id's views NULL."""
+        joined = ",".join(ids)
+        call = Call("", "media_insights_multi", {"ids": joined, "fields": VIEWS_INSIGHTS},
+                    {"media_ids": joined})
+        try:
+            yield self.api.get(call).raw
+        except RequestRejected as exc:
+            if len(ids) == 1:
+                self.skipped.append(f"views for media {ids[0]}: {exc}")
+            elif exc.code == 100:  # one item refused fails the lookup: find it
+                half = (len(ids) + 1) // 2
+                yield from self._views_lookup(ids[:half])
+                yield from self._views_lookup(ids[half:])
+            else:
+                self._problem(f"views for {len(ids)} media not read", exc)
+        except MalformedResponse as exc:
+            self._problem(f"views for {len(ids)} media not read", exc)
 
 
 def _items(page: Page) -> list[dict[str, Any]]:

@@ -87,7 +87,15 @@ def ingest_channel(config_path: str, channel: str, since: str | None = None,
     return report
 
 
-@flow(name="socmed-ingest", log_prints=False)
+def _ingest_run_name() -> str:
+    params = flow_run.parameters
+    span = f"{params['since']}..{params.get('until') or 'today'}" if params.get("since") else \
+        dt.datetime.now(dt.UTC).date().isoformat()
+    chosen = params.get("channels")
+    return f"ingest/{span}/" + (",".join(chosen) if chosen else "all-channels")
+
+
+@flow(name="socmed-ingest", flow_run_name=_ingest_run_name, log_prints=False)
 def ingest(config_path: str = "socmed.toml", channels: list[str] | None = None,
            since: str | None = None, until: str | None = None) -> list[ChannelReport]:
     """Ingest every enabled channel (or the ones named), each in its own subflow run."""

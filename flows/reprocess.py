@@ -27,7 +27,13 @@ def _channel_for(settings: Settings, platform: str, account: str) -> ChannelSett
     return ChannelSettings(platform=platform, handle=account, account_id=account)
 
 
-@flow(name="socmed-reprocess", log_prints=False)
+def _reprocess_run_name() -> str:
+    params = flow_run.parameters
+    span = f"{params.get('since') or 'start'}..{params.get('until') or 'today'}"
+    return f"reprocess/{params.get('platform') or 'all-platforms'}/{span}"
+
+
+@flow(name="socmed-reprocess", flow_run_name=_reprocess_run_name, log_prints=False)
 def reprocess(config_path: str = "socmed.toml", platform: str | None = None,
               since: str | None = None, until: str | None = None) -> list[ChannelReport]:
     """Replay raw runs (optionally one platform, fetch dates since/until) into the warehouse."""

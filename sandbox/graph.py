@@ -14,8 +14,10 @@ from urllib.parse import urlencode
 from sandbox.data import Media, SandboxData, platform_days
 from sandbox.wire import (
     INVALID_TOKEN,
+    MAX_IDS,
     MEDIA_METRIC_NAMES,
     MISSING_OBJECT,
+    UNSUPPORTED_GET,
     USER_FIELDS,
     GraphError,
     check_supported,
@@ -97,12 +99,18 @@ class GraphApi:
                 raise GraphError(INVALID_TOKEN, code=190)
             return self._route(request)
         except GraphError as err:
-            return Reply(err.status, {"error": err.error}, self.account_of(request.path))
+            return Reply(err.status, {"error": err.error}, self.account_of(request.path, request.query))
 
-    def account_of(self, path: str) -> str | None:
-        """The IG user a path concerns (its own id or the owner of a media), if any."""
+    def account_of(self, path: str, query: dict[str, str] | None = None) -> str | None:
+        """The IG user a request concerns: its node's, or the one owner of all ``ids``."""
         parts = [part for part in path.split("/") if part]
-        node = parts[1] if len(parts) > 1 else ""
+        if len(parts) == 1 and query and "ids" in query:
+            owners = {self._owner(node) for node in _ids(query)}
+            return owners.pop() if len(owners) == 1 else None
+        return self._owner(parts[1] if len(parts) > 1 else "")
+
+    def _owner(self, node: str) -> str | None:
+        """The IG user an object id is (an account) or belongs to (a media), if any."""
         if node in self.data.accounts_by_id:
             return node
         media = self.data.media_by_id.get(node)
@@ -110,6 +118,8 @@ class GraphApi:
 
     def _route(self, request: Request) -> Reply:
         parts = [part for part in request.path.split("/") if part]
+        if len(parts) == 1 and VERSION.fullmatch(parts[0]):
+            return Reply(200, self._lookup(request), self.account_of(request.path, request.query))
         if len(parts) not in (2, 3) or not VERSION.fullmatch(parts[0]):
             raise GraphError(f"Unknown path components: {request.path}", code=2500)
         node, edge = parts[1], (parts[2] if len(parts) == 3 else None)
@@ -118,6 +128,25 @@ class GraphApi:
         if handler is None:
             raise nonexisting(str(edge), node_type)
         return Reply(200, handler(), self.account_of(request.path))
+
+    def _lookup(self, request: Request) -> dict[str, Any]:
+        """Multi-id lookup ``/{v}/?ids=a,b&fields=...``: each node's fields, keyed by id.
+
+        One id Meta cannot serve, or one media that does not support a requested metric,
+        fails the whole call, as on the real API.
+        """
+        ids = _ids(request.query)
+        if not ids:
+            raise GraphError(UNSUPPORTED_GET, kind="GraphMethodException")
+        if len(ids) > MAX_IDS:
+            raise GraphError(f"(#100) Too many IDs. Maximum: {MAX_IDS}")
+        return {node: self._node(node, request) for node in ids}
+
+    def _node(self, node: str, request: Request) -> dict[str, Any]:
+        """One node's requested fields; Meta always adds the ``id``."""
+        _, table = self._edges(node, request)
+        values = table[None]()
+        return values if "id" in values else {**values, "id": node}
 
     def _edges(self, node: str, request: Request) -> tuple[str, dict[str | None, Handler]]:
         """The node type and the edges (None = the node itself) served for an object id."""
@@ -240,6 +269,11 @@ class GraphApi:
         if self.short_pages and page % 2 == 1:
             return max(limit // 2, 1)
         return limit
+
+
+def _ids(query: dict[str, str]) -> list[str]:
+    """The distinct ids of a multi-id lookup, in request order."""
+    return list(dict.fromkeys(part.strip() for part in query.get("ids", "").split(",") if part.strip()))
 
 
 def _listing(data: list[dict[str, Any]], paging: dict[str, Any]) -> dict[str, Any]:

@@ -59,6 +59,11 @@ METRIC_TEXT = {
     "navigation": ("Navigation", "The number of navigation actions taken on your story."),
 }
 INVALID_TOKEN = "Invalid OAuth access token - Cannot parse access token"
+MAX_IDS = 50  # ids per multi-id lookup
+UNSUPPORTED_GET = (
+    "Unsupported get request. Please read the Graph API documentation at "
+    "https://developers.facebook.com/docs/graph-api"
+)
 MISSING_OBJECT = (
     "Unsupported get request. Object with ID '{}' does not exist, cannot be loaded due to "
     "missing permissions, or does not support this operation."

@@ -39,7 +39,8 @@ def demo(data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its f
         "Rows per warehouse table:",
         *[f"  {table:<24}{rows:>8}" for table, rows in result.table_rows.items()],
         f"Quarantined rows: {result.quarantined}",
-        "HTTP requests per account: " + ", ".join(f"{k}: {v}" for k, v in result.requests.items()),
+        "HTTP requests per account (API minimum): "
+        + ", ".join(f"{k} {made} ({floor})" for k, (made, floor) in result.requests.items()),
         "",
         f"Config:      {result.config}",
         f"Raw zone:    {result.data_dir / 'raw'}",
@@ -47,7 +48,8 @@ def demo(data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its f
         f"Quarantine:  {result.data_dir / 'quarantine'}",
         f"Warehouse:   {result.warehouse_url}",
         "",
-        f"Try:  sqlite3 {result.data_dir / 'warehouse.db'} \"{' '.join(DEMO_QUERY.split())}\"",
+        f"Try:  .venv/bin/socmed query --config {result.config} \"{' '.join(DEMO_QUERY.split())}\"",
+        f"  or open {result.data_dir / 'warehouse.db'} in any SQLite-capable BI tool (it may read while the pipeline writes)",
     ]
     typer.echo("\n".join(lines))
     if result.failed:
@@ -93,6 +95,25 @@ def reprocess(config: ConfigOpt = Path("socmed.toml"),
         _fail("; ".join(f"{r.channel} run {r.run_id}: {r.errors[0]}" for r in failed))
 
 
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="One SQL statement.")],
+          config: ConfigOpt = Path("socmed.toml")) -> None:
+    """Run one read query against the configured warehouse and print the rows."""
+    from sqlalchemy import text
+
+    from socmed.pipeline import warehouse
+
+    try:
+        url = load_settings(config).warehouse_url()
+    except ConfigError as exc:
+        _fail(str(exc))
+    with warehouse(url).connect() as conn:
+        result = conn.execute(text(sql))
+        typer.echo("\t".join(result.keys()))
+        for row in result:
+            typer.echo("\t".join("" if v is None else str(v) for v in row))
+
+
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = Path("socmed.toml"),
                revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
@@ -106,6 +127,14 @@ def db_upgrade(config: ConfigOpt = Path("socmed.toml"),
         _fail(str(exc))
     upgrade(url, revision)
     typer.echo(f"{redact_url(url)} is at revision {current(url)}")
+
+
+@db_app.command("dictionary")
+def db_dictionary() -> None:
+    """Print the data dictionary (markdown) generated from the warehouse models."""
+    from warehouse.dictionary import render
+
+    typer.echo(render(), nl=False)
 
 
 @sandbox_app.command("serve")

@@ -20,9 +20,10 @@ from socmed import pipeline
 from socmed.config import load_settings
 
 DEMO_TOKEN_ENV = "SOCMED_DEMO_TOKEN"
-DEMO_QUERY = """SELECT c.handle, m.snapshot_date, m.followers, m.posts_count
-FROM channel_metrics_daily m JOIN channel c USING (platform, channel_id)
-WHERE m.followers IS NOT NULL ORDER BY c.handle, m.snapshot_date;"""
+DEMO_QUERY = """SELECT ch.handle, co.content_type, co.url, m.views, m.likes, m.comments
+FROM content_metrics_daily m JOIN content co USING (platform, content_id)
+JOIN channel ch ON ch.platform = co.platform AND ch.channel_id = co.channel_id
+WHERE m.views IS NOT NULL ORDER BY m.views DESC LIMIT 5;"""
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class DemoResult:
     seconds: float
     table_rows: dict[str, int]
     quarantined: int
-    requests: dict[str, int]
+    requests: dict[str, tuple[int, int]]  # @handle -> (requests made, API minimum)
     failed: str | None
 
 
@@ -56,6 +57,11 @@ def write_config(data_dir: Path, base_url: str, accounts: list[tuple[str, str]])
     return path
 
 
+def minimum_requests(posts: int, insights_days: int) -> int:
+    """The API's floor for a full read: profile, media pages of 100, one insights series, one call a day."""
+    return 1 + -(-posts // 100) + 1 + insights_days
+
+
 def table_counts(url: str) -> dict[str, int]:
     """Rows per warehouse table."""
     tables = ("channel", "content", "content_metrics_daily", "channel_metrics_daily", "load_audit")
@@ -73,11 +79,13 @@ def run_demo(data_dir: Path) -> DemoResult:
         config = write_config(data_dir, sandbox.base_url, accounts)
         os.environ[DEMO_TOKEN_ENV] = sandbox.token
         state = ingest(str(config), return_state=True)
-        requests: dict[str, int] = {}
-        for record in sandbox.requests:
-            key = record.account_id or "other"
-            requests[key] = requests.get(key, 0) + 1
-    settings = load_settings(config)
+        settings = load_settings(config)
+        insights_days = settings.platform("instagram").insights_days
+        requests = {
+            f"@{a.username}": (sum(r.account_id == a.id for r in sandbox.requests),
+                               minimum_requests(a.media_count, insights_days))
+            for a in sandbox.data.accounts
+        }
     url = settings.warehouse_url()
     with pipeline.warehouse(url).connect() as conn:
         quarantined = conn.execute(text("SELECT coalesce(sum(rows_quarantined), 0) FROM load_audit")).scalar_one()

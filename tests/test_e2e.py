@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.ingest import ingest
 from flows.reprocess import reprocess
@@ -19,12 +18,6 @@ from tests.e2e_helpers import TOKEN_ENV, assert_matches_truth, dump, files_conta
 
 pytestmark = pytest.mark.slow
 TOKEN = "sandbox-e2e-token-0123456789"
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 @pytest.fixture

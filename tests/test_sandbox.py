@@ -213,6 +213,50 @@ def test_legacy_video_fails_the_page_but_per_media_insights_work(sandbox: Sandbo
     assert other_views.json()["data"][0]["values"] == [{"value": other.insights["views"]}]
 
 
+def test_multi_id_lookup_answers_each_node_keyed_by_id(fresh: Sandbox) -> None:
+    first, second = fresh.data.media_for(CITY)[:2]
+    ids = f"{first.id},{second.id},{first.id}"
+    with _client(fresh) as client:
+        plain = client.get("/", params={"ids": ids, "fields": "id,media_type"})
+        views = client.get("/", params={"ids": ids, "fields": "insights.metric(views)"})
+        nodes = client.get("/", params={"ids": f"{CITY},{first.id}"})
+    assert plain.json() == {m.id: {"id": m.id, "media_type": m.media_type} for m in (first, second)}
+    body = views.json()
+    assert list(body) == [first.id, second.id] and all(list(body[m]) == ["insights", "id"] for m in body)
+    assert {m: body[m]["insights"]["data"][0]["values"] for m in body} == {
+        m.id: [{"value": m.insights["views"]}] for m in (first, second)
+    }
+    assert body[first.id]["insights"]["data"][0]["id"] == f"{first.id}/insights/views/lifetime"
+    assert nodes.json() == {CITY: {"id": CITY}, first.id: {"id": first.id}}
+    assert [(r.path, r.status, r.account_id) for r in fresh.requests] == [("/v24.0/", 200, CITY)] * 3
+
+
+def test_multi_id_lookup_fails_as_a_whole(fresh: Sandbox) -> None:
+    media = fresh.data.media_for(CITY)
+    legacy = next(m for m in media if not m.supports("views"))
+    fifty = ",".join(m.id for m in media[:50])
+    with _client(fresh) as client:
+        full = client.get("/", params={"ids": fifty, "fields": "insights.metric(views)"})
+        many = client.get("/", params={"ids": f"{fifty},{media[50].id}", "fields": "id"})
+        mixed = client.get("/", params={"ids": f"{media[0].id},{legacy.id}", "fields": "insights.metric(views)"})
+        safe = client.get("/", params={"ids": f"{media[0].id},{legacy.id}", "fields": "insights.metric(reach)"})
+        unknown = client.get("/", params={"ids": f"{media[0].id},999", "fields": "id"})
+        no_ids = client.get("/", params={"fields": "id"})
+    assert full.status_code == 200 and len(full.json()) == 50
+    assert safe.status_code == 200 and list(safe.json()) == [media[0].id, legacy.id]
+    errors = [(r.status_code, r.json()["error"]) for r in (many, mixed, unknown, no_ids)]
+    assert [(status, e["code"], e.get("error_subcode"), e["type"]) for status, e in errors] == [
+        (400, 100, None, "OAuthException"),
+        (400, 100, None, "OAuthException"),
+        (400, 100, 33, "GraphMethodException"),
+        (400, 100, None, "GraphMethodException"),
+    ]
+    assert [e["message"] for _, e in errors[:2]] == ["(#100) Too many IDs. Maximum: 50", UNSUPPORTED_VIEWS]
+    assert errors[2][1]["message"].startswith("Unsupported get request. Object with ID '999' does not exist")
+    assert errors[3][1]["message"].startswith("Unsupported get request. Please read the Graph API")
+    assert [r.account_id for r in fresh.requests] == [CITY, CITY, CITY, CITY, None, None]
+
+
 def test_deprecated_metric_fails_the_whole_request(sandbox: Sandbox) -> None:
     media_id = sandbox.data.media_for(CITY)[0].id
     with _client(sandbox) as client:
