@@ -46,25 +46,36 @@ def find_channel(settings: Settings, key: str) -> ChannelSettings:
     for channel in settings.channels:
         if channel.key == key:
             return channel
-    raise ConfigError(f"{settings.source}: no channel {key!r} (configured: "
-                      f"{', '.join(c.key for c in settings.channels)})")
+    raise ConfigError(
+        f"{settings.source}: no channel {key!r} (configured: {', '.join(c.key for c in settings.channels)})"
+    )
 
 
-def _run_channel(settings: Settings, channel: ChannelSettings, since: str | None,
-                 until: str | None) -> ChannelReport:
+def _run_channel(
+    settings: Settings, channel: ChannelSettings, since: str | None, until: str | None
+) -> ChannelReport:
     now = dt.datetime.now(dt.UTC)
     run_id = pipeline.new_run_id(now)
     report = ChannelReport(channel.key, run_id, "failed")
-    window, watermark = plan_task(settings, channel, now, parse_date(since, "--since"),
-                                  parse_date(until, "--until"))
+    window, watermark = plan_task(
+        settings, channel, now, parse_date(since, "--since"), parse_date(until, "--until")
+    )
     report.window = window
     fetched = fetch_task(settings, channel, run_id, window, now)
     report.fetch = fetched
     if fetched.error:
         report.errors.append(fetched.error)
     try:
-        report.process = process_run(settings, channel, fetched.run_dir, run_id, now,
-                                     str(flow_run.id) if flow_run.id else None, fetched, watermark)
+        report.process = process_run(
+            settings,
+            channel,
+            fetched.run_dir,
+            run_id,
+            now,
+            str(flow_run.id) if flow_run.id else None,
+            fetched,
+            watermark,
+        )
     except Exception as exc:
         report.errors.append(f"{type(exc).__name__}: {exc}")
     report.status = "failed" if report.errors else "succeeded"
@@ -72,14 +83,18 @@ def _run_channel(settings: Settings, channel: ChannelSettings, since: str | None
 
 
 @flow(name="socmed-ingest-channel", flow_run_name=_channel_run_name, log_prints=False)
-def ingest_channel(config_path: str, channel: str, since: str | None = None,
-                   until: str | None = None) -> ChannelReport:
+def ingest_channel(
+    config_path: str, channel: str, since: str | None = None, until: str | None = None
+) -> ChannelReport:
     """Ingest one channel: plan, fetch, transform, validate, load, report."""
     settings = load_settings(config_path)
     target = find_channel(settings, channel)
     report = _run_channel(settings, target, since, until)
-    create_markdown_artifact(channel_markdown(report, settings.pipeline.data_dir),
-                             key=_artifact_key(target), description=f"{target.key} run {report.run_id}")
+    create_markdown_artifact(
+        channel_markdown(report, settings.pipeline.data_dir),
+        key=_artifact_key(target),
+        description=f"{target.key} run {report.run_id}",
+    )
     logger = get_run_logger()
     if report.status == "failed":
         raise ChannelFailed(f"{target.key}: " + "; ".join(report.errors))
@@ -89,20 +104,30 @@ def ingest_channel(config_path: str, channel: str, since: str | None = None,
 
 def _ingest_run_name() -> str:
     params = flow_run.parameters
-    span = f"{params['since']}..{params.get('until') or 'today'}" if params.get("since") else \
-        dt.datetime.now(dt.UTC).date().isoformat()
+    span = (
+        f"{params['since']}..{params.get('until') or 'today'}"
+        if params.get("since")
+        else dt.datetime.now(dt.UTC).date().isoformat()
+    )
     chosen = params.get("channels")
     return f"ingest/{span}/" + (",".join(chosen) if chosen else "all-channels")
 
 
 @flow(name="socmed-ingest", flow_run_name=_ingest_run_name, log_prints=False)
-def ingest(config_path: str = "socmed.toml", channels: list[str] | None = None,
-           since: str | None = None, until: str | None = None) -> list[ChannelReport]:
+def ingest(
+    config_path: str = "socmed.toml",
+    channels: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[ChannelReport]:
     """Ingest every enabled channel (or the ones named), each in its own subflow run."""
     settings = load_settings(config_path)
     parse_date(since, "--since"), parse_date(until, "--until")
-    selected = [find_channel(settings, key) for key in channels] if channels else \
-        [c for c in settings.channels if c.enabled]
+    selected = (
+        [find_channel(settings, key) for key in channels]
+        if channels
+        else [c for c in settings.channels if c.enabled]
+    )
     reports = []
     for channel in selected:
         with tags(channel.platform, f"@{channel.handle}"):

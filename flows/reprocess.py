@@ -34,8 +34,12 @@ def _reprocess_run_name() -> str:
 
 
 @flow(name="socmed-reprocess", flow_run_name=_reprocess_run_name, log_prints=False)
-def reprocess(config_path: str = "socmed.toml", platform: str | None = None,
-              since: str | None = None, until: str | None = None) -> list[ChannelReport]:
+def reprocess(
+    config_path: str = "socmed.toml",
+    platform: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[ChannelReport]:
     """Replay raw runs (optionally one platform, fetch dates since/until) into the warehouse."""
     settings = load_settings(config_path)
     data_dir = settings.pipeline.data_dir
@@ -47,8 +51,14 @@ def reprocess(config_path: str = "socmed.toml", platform: str | None = None,
         fetched_at = dt.datetime.fromisoformat(meta["fetched_at"])
         report = ChannelReport(channel.key, meta["run_id"], "succeeded")
         try:
-            report.process = process_run(settings, channel, run_dir, meta["run_id"], fetched_at,
-                                         str(flow_run.id) if flow_run.id else None)
+            report.process = process_run(
+                settings,
+                channel,
+                run_dir,
+                meta["run_id"],
+                fetched_at,
+                str(flow_run.id) if flow_run.id else None,
+            )
         except Exception as exc:
             report.status = "failed"
             report.errors.append(f"{type(exc).__name__}: {exc}")

@@ -36,23 +36,30 @@ def _transient_db_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="plan", cache_policy=NO_CACHE)
-def plan_task(settings: Settings, channel: ChannelSettings, now: dt.datetime,
-              since: dt.date | None, until: dt.date | None) -> tuple[Window, dt.datetime | None]:
+def plan_task(
+    settings: Settings,
+    channel: ChannelSettings,
+    now: dt.datetime,
+    since: dt.date | None,
+    until: dt.date | None,
+) -> tuple[Window, dt.datetime | None]:
     """Decide the window from the sync state (or the backfill dates)."""
     engine = pipeline.warehouse(settings.warehouse_url())
     return pipeline.plan(settings, channel, engine, now, since, until)
 
 
 @task(name="fetch", cache_policy=NO_CACHE)
-def fetch_task(settings: Settings, channel: ChannelSettings, run_id: str, window: Window,
-               now: dt.datetime) -> FetchOutcome:
+def fetch_task(
+    settings: Settings, channel: ChannelSettings, run_id: str, window: Window, now: dt.datetime
+) -> FetchOutcome:
     """Fetch from the API into the raw zone."""
     return pipeline.fetch(settings, channel, run_id, window, now)
 
 
 @task(name="transform", cache_policy=NO_CACHE)
-def transform_task(settings: Settings, channel: ChannelSettings, run_dir: Path,
-                   run_id: str) -> tuple[dict[str, pl.DataFrame], list[str], list[Path], list[str]]:
+def transform_task(
+    settings: Settings, channel: ChannelSettings, run_dir: Path, run_id: str
+) -> tuple[dict[str, pl.DataFrame], list[str], list[Path], list[str]]:
     """Raw zone -> frames -> Parquet."""
     responses = pipeline.read_raw(settings.pipeline.data_dir, run_dir)
     result, files = pipeline.transform(settings, channel, responses, run_id)
@@ -60,24 +67,37 @@ def transform_task(settings: Settings, channel: ChannelSettings, run_dir: Path,
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(settings: Settings, frames: dict[str, pl.DataFrame], run_id: str,
-                  now: dt.datetime) -> tuple[dict[str, ValidationResult], list[Path]]:
+def validate_task(
+    settings: Settings, frames: dict[str, pl.DataFrame], run_id: str, now: dt.datetime
+) -> tuple[dict[str, ValidationResult], list[Path]]:
     """Great Expectations suites; failing rows to quarantine."""
     return pipeline.validate(settings, frames, run_id, now)
 
 
-@task(name="load", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
-      retry_condition_fn=_transient_db_error)
-def load_task(url: str, results: dict[str, ValidationResult], audit: AuditInfo,
-              sync: list[SyncUpdate]) -> LoadResult:
+@task(
+    name="load",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=_transient_db_error,
+)
+def load_task(
+    url: str, results: dict[str, ValidationResult], audit: AuditInfo, sync: list[SyncUpdate]
+) -> LoadResult:
     """Upsert into the warehouse in one transaction."""
     return pipeline.load(pipeline.warehouse(url), results, audit, sync)
 
 
-def process_run(settings: Settings, channel: ChannelSettings, run_dir: Path, run_id: str,
-                now: dt.datetime, flow_run_id: str | None,
-                fetched: FetchOutcome | None = None,
-                previous_watermark: dt.datetime | None = None) -> ProcessOutcome:
+def process_run(
+    settings: Settings,
+    channel: ChannelSettings,
+    run_dir: Path,
+    run_id: str,
+    now: dt.datetime,
+    flow_run_id: str | None,
+    fetched: FetchOutcome | None = None,
+    previous_watermark: dt.datetime | None = None,
+) -> ProcessOutcome:
     """Transform, validate and load one raw run; sync state moves only after a fetch."""
     frames, problems, parquet, raw_files = transform_task(settings, channel, run_dir, run_id)
     results, quarantine = validate_task(settings, frames, run_id, now)
@@ -85,17 +105,27 @@ def process_run(settings: Settings, channel: ChannelSettings, run_dir: Path, run
     out.rows_in = {t: r.rows_in for t, r in results.items()}
     out.quarantined = {t: r.quarantined.height for t, r in results.items()}
     out.reasons = pipeline.quarantine_reasons(results)
-    audit = AuditInfo(run_id=run_id, flow_run_id=flow_run_id, platform=channel.platform,
-                      channel_id=channel.account_id, raw_files=raw_files, started_at=now,
-                      rows_quarantined=sum(out.quarantined.values()), quarantine_reasons=out.reasons)
+    audit = AuditInfo(
+        run_id=run_id,
+        flow_run_id=flow_run_id,
+        platform=channel.platform,
+        channel_id=channel.account_id,
+        raw_files=raw_files,
+        started_at=now,
+        rows_quarantined=sum(out.quarantined.values()),
+        quarantine_reasons=out.reasons,
+    )
     url = settings.warehouse_url()
     try:
         pipeline.enforce_threshold(settings, results)
     except ValidationThresholdExceeded as exc:
         out.load_id = record_failed_load(pipeline.warehouse(url), audit, str(exc))
         raise
-    sync = (pipeline.sync_updates(channel, frames, fetched, previous_watermark, now)
-            if fetched is not None else [])
+    sync = (
+        pipeline.sync_updates(channel, frames, fetched, previous_watermark, now)
+        if fetched is not None
+        else []
+    )
     loaded = load_task(url, results, audit, sync)
     out.load_id = loaded.load_id
     out.loaded = {t: c.get("loaded", 0) for t, c in loaded.table_counts.items()}

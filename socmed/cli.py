@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +9,9 @@ import typer
 
 from socmed.config import ConfigError, load_settings
 
-app = typer.Typer(help="Social-media metrics into a SQL warehouse.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Social-media metrics into a SQL warehouse.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="Warehouse schema.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Instagram Graph API sandbox.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -26,15 +26,17 @@ def _fail(message: str) -> None:
 
 
 @app.command()
-def demo(data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path("demo-data")
-         ) -> None:
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path("demo-data"),
+) -> None:
     """Run the whole pipeline on the embedded default against the local sandbox."""
     from socmed.demo import DEMO_QUERY, run_demo
 
     result = run_demo(data_dir)
     lines = [
         "",
-        f"socmed demo finished in {result.seconds:.1f} s" + (f" with a failure: {result.failed}" if result.failed else ""),
+        f"socmed demo finished in {result.seconds:.1f} s"
+        + (f" with a failure: {result.failed}" if result.failed else ""),
         "",
         "Rows per warehouse table:",
         *[f"  {table:<24}{rows:>8}" for table, rows in result.table_rows.items()],
@@ -48,8 +50,8 @@ def demo(data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its f
         f"Quarantine:  {result.data_dir / 'quarantine'}",
         f"Warehouse:   {result.warehouse_url}",
         "",
-        f"Try:  .venv/bin/socmed query --config {result.config} \"{' '.join(DEMO_QUERY.split())}\"",
-        f"  or open {result.data_dir / 'warehouse.db'} in any SQLite-capable BI tool (it may read while the pipeline writes)",
+        f'Try:  .venv/bin/socmed query --config {result.config} "{" ".join(DEMO_QUERY.split())}"',
+        f"  or open {result.data_dir / 'warehouse.db'} in a BI tool: it may read while the pipeline writes",
     ]
     typer.echo("\n".join(lines))
     if result.failed:
@@ -57,10 +59,14 @@ def demo(data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its f
 
 
 @app.command()
-def run(config: ConfigOpt = Path("socmed.toml"),
-        channel: Annotated[list[str] | None, typer.Option(help="Only this channel, e.g. instagram/@tangerangkota.")] = None,
-        since: Annotated[str | None, typer.Option(help="Backfill from this date (YYYY-MM-DD).")] = None,
-        until: Annotated[str | None, typer.Option(help="Backfill until this date (YYYY-MM-DD).")] = None) -> None:
+def run(
+    config: ConfigOpt = Path("socmed.toml"),
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Only this channel, e.g. instagram/@tangerangkota.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Backfill from this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Backfill until this date (YYYY-MM-DD).")] = None,
+) -> None:
     """Ingest the configured channels from the real APIs."""
     from flows.ingest import ingest
     from socmed.config import parse_date
@@ -76,10 +82,12 @@ def run(config: ConfigOpt = Path("socmed.toml"),
 
 
 @app.command()
-def reprocess(config: ConfigOpt = Path("socmed.toml"),
-              platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
-              since: Annotated[str | None, typer.Option(help="Raw runs fetched on or after (YYYY-MM-DD).")] = None,
-              until: Annotated[str | None, typer.Option(help="Raw runs fetched on or before.")] = None) -> None:
+def reprocess(
+    config: ConfigOpt = Path("socmed.toml"),
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    since: Annotated[str | None, typer.Option(help="Raw runs fetched on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Raw runs fetched on or before.")] = None,
+) -> None:
     """Rebuild Parquet and the warehouse from the raw landing zone, without API calls."""
     from flows.reprocess import reprocess as reprocess_flow
 
@@ -96,8 +104,9 @@ def reprocess(config: ConfigOpt = Path("socmed.toml"),
 
 
 @app.command()
-def query(sql: Annotated[str, typer.Argument(help="One SQL statement.")],
-          config: ConfigOpt = Path("socmed.toml")) -> None:
+def query(
+    sql: Annotated[str, typer.Argument(help="One SQL statement.")], config: ConfigOpt = Path("socmed.toml")
+) -> None:
     """Run one read query against the configured warehouse and print the rows."""
     from sqlalchemy import text
 
@@ -115,11 +124,13 @@ def query(sql: Annotated[str, typer.Argument(help="One SQL statement.")],
 
 
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = Path("socmed.toml"),
-               revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
+def db_upgrade(
+    config: ConfigOpt = Path("socmed.toml"),
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
     """Apply warehouse migrations."""
-    from warehouse.migrate import current, upgrade
     from warehouse.engine import redact_url
+    from warehouse.migrate import current, upgrade
 
     try:
         url = load_settings(config).warehouse_url()
@@ -151,4 +162,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,7 +12,7 @@ import os
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -155,8 +155,11 @@ class Settings(_Model):
         """The warehouse URL: environment, then file, then the embedded default."""
         from socmed.paths import default_warehouse_url
 
-        return os.environ.get(self.warehouse.url_env) or self.warehouse.url or \
-            default_warehouse_url(self.pipeline.data_dir)
+        return (
+            os.environ.get(self.warehouse.url_env)
+            or self.warehouse.url
+            or default_warehouse_url(self.pipeline.data_dir)
+        )
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -170,8 +173,10 @@ def parse_settings(data: dict[str, Any], source: Path) -> Settings:
     """Validate parsed TOML; relative data_dir is resolved against the file's folder."""
     unknown = sorted(set(data.get("platforms", {})) - set(SUPPORTED_PLATFORMS))
     if unknown:
-        raise ConfigError(f"{source}: platforms.{unknown[0]}: unknown platform "
-                          f"(supported: {', '.join(SUPPORTED_PLATFORMS)})")
+        raise ConfigError(
+            f"{source}: platforms.{unknown[0]}: unknown platform "
+            f"(supported: {', '.join(SUPPORTED_PLATFORMS)})"
+        )
     try:
         settings = Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
@@ -193,9 +198,11 @@ def _check_channels(settings: Settings, source: Path) -> None:
             raise ConfigError(f"{source}: channels[{i}].handle: duplicate channel {channel.key}")
         seen.add(channel.key)
         if not (settings.token_source(channel).token_env or settings.token_source(channel).token_block):
-            raise ConfigError(f"{source}: channels[{i}].token_env: no token source for "
-                              f"{channel.key}; set token_env or token_block on the channel "
-                              f"or under [platforms.{channel.platform}]")
+            raise ConfigError(
+                f"{source}: channels[{i}].token_env: no token source for "
+                f"{channel.key}; set token_env or token_block on the channel "
+                f"or under [platforms.{channel.platform}]"
+            )
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -216,14 +223,19 @@ def resolve_token(source: TokenSource, where: str) -> SecretStr:
         from prefect.blocks.system import Secret
 
         try:
-            return SecretStr(str(Secret.load(source.token_block).get()))
+            block = cast(Secret, Secret.load(source.token_block))
+            return SecretStr(str(block.get()))
         except ValueError as exc:
-            raise ConfigError(f"{where}: token_block: Prefect Secret block "
-                              f"{source.token_block!r} could not be loaded: {exc}") from None
+            raise ConfigError(
+                f"{where}: token_block: Prefect Secret block "
+                f"{source.token_block!r} could not be loaded: {exc}"
+            ) from None
     value = os.environ.get(source.token_env or "")
     if not value:
-        raise ConfigError(f"{where}: token_env: environment variable {source.token_env} "
-                          "is not set (export it with the access token; tokens never go in the file)")
+        raise ConfigError(
+            f"{where}: token_env: environment variable {source.token_env} "
+            "is not set (export it with the access token; tokens never go in the file)"
+        )
     return SecretStr(value)
 
 
@@ -235,4 +247,3 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"{option}: bad date {value!r} (expected YYYY-MM-DD)") from None
-

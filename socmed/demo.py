@@ -82,13 +82,24 @@ def run_demo(data_dir: Path) -> DemoResult:
         settings = load_settings(config)
         insights_days = settings.platform("instagram").insights_days
         requests = {
-            f"@{a.username}": (sum(r.account_id == a.id for r in sandbox.requests),
-                               minimum_requests(a.media_count, insights_days))
+            f"@{a.username}": (
+                sum(r.account_id == a.id for r in sandbox.requests),
+                minimum_requests(a.media_count, insights_days),
+            )
             for a in sandbox.data.accounts
         }
     url = settings.warehouse_url()
     with pipeline.warehouse(url).connect() as conn:
-        quarantined = conn.execute(text("SELECT coalesce(sum(rows_quarantined), 0) FROM load_audit")).scalar_one()
-    return DemoResult(config, settings.pipeline.data_dir, url, time.perf_counter() - started,
-                      table_counts(url), int(quarantined), requests,
-                      None if state.is_completed() else state.message)
+        quarantined = conn.execute(
+            text("SELECT coalesce(sum(rows_quarantined), 0) FROM load_audit")
+        ).scalar_one()
+    return DemoResult(
+        config,
+        settings.pipeline.data_dir,
+        url,
+        time.perf_counter() - started,
+        table_counts(url),
+        int(quarantined),
+        requests,
+        None if state.is_completed() else state.message,
+    )

@@ -59,8 +59,14 @@ def backfill_window(now: dt.datetime, tz_name: str, since: dt.date, until: dt.da
     )
 
 
-def incremental_window(now: dt.datetime, state: SyncPoint | None, *, lookback_days: int,
-                       full_refresh_days: int, insights_days: int) -> Window:
+def incremental_window(
+    now: dt.datetime,
+    state: SyncPoint | None,
+    *,
+    lookback_days: int,
+    full_refresh_days: int,
+    insights_days: int,
+) -> Window:
     """Window of a scheduled run, from the stored sync state."""
     yesterday = now.astimezone(PLATFORM_DAY_TZ).date() - dt.timedelta(days=1)
     insights_since = yesterday - dt.timedelta(days=insights_days - 1)

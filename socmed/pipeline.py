@@ -50,9 +50,14 @@ def channel_ref(channel: ChannelSettings) -> ChannelRef:
     return ChannelRef(channel.platform, channel.account_id, channel.handle, channel.timezone)
 
 
-def plan(settings: Settings, channel: ChannelSettings, engine: Engine, now: dt.datetime,
-         since: dt.date | None = None,
-         until: dt.date | None = None) -> tuple[Window, dt.datetime | None]:
+def plan(
+    settings: Settings,
+    channel: ChannelSettings,
+    engine: Engine,
+    now: dt.datetime,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> tuple[Window, dt.datetime | None]:
     """The window this run fetches (a backfill if dates are given), and the stored watermark."""
     state = get_sync_state(engine, channel.platform, channel.account_id, MEDIA_STREAM)
     watermark = state.watermark if state else None
@@ -60,9 +65,13 @@ def plan(settings: Settings, channel: ChannelSettings, engine: Engine, now: dt.d
         return backfill_window(now, channel.timezone, since, until), watermark
     point = SyncPoint(watermark, state.last_full_refresh_at) if state else None
     plat = settings.platform(channel.platform)
-    window = incremental_window(now, point, lookback_days=plat.lookback_days,
-                                full_refresh_days=plat.full_refresh_days,
-                                insights_days=plat.insights_days)
+    window = incremental_window(
+        now,
+        point,
+        lookback_days=plat.lookback_days,
+        full_refresh_days=plat.full_refresh_days,
+        insights_days=plat.insights_days,
+    )
     return window, watermark
 
 
@@ -78,18 +87,28 @@ class FetchOutcome:
     window: Window
 
 
-def fetch(settings: Settings, channel: ChannelSettings, run_id: str, window: Window,
-          now: dt.datetime) -> FetchOutcome:
+def fetch(
+    settings: Settings, channel: ChannelSettings, run_id: str, window: Window, now: dt.datetime
+) -> FetchOutcome:
     """Fetch one channel's window, landing every response in the raw zone."""
     plat = settings.platform(channel.platform)
     source = settings.token_source(channel)
     token = resolve_token(source, f"{settings.source}: channel {channel.key}")
-    writer = RawWriter(settings.pipeline.data_dir, channel.platform, channel.account_id, run_id,
-                       now.astimezone(dt.UTC).date())
+    writer = RawWriter(
+        settings.pipeline.data_dir,
+        channel.platform,
+        channel.account_id,
+        run_id,
+        now.astimezone(dt.UTC).date(),
+    )
     platform = get_platform(channel.platform)
     connector = platform.open_connector(
-        base_url=plat.base_url, api_version=plat.api_version, token=token.get_secret_value(),
-        token_label=source.describe(), account_id=channel.account_id, sink=writer.write,
+        base_url=plat.base_url,
+        api_version=plat.api_version,
+        token=token.get_secret_value(),
+        token_label=source.describe(),
+        account_id=channel.account_id,
+        sink=writer.write,
         policy=RetryPolicy(max_attempts=plat.max_attempts, max_wait=plat.max_wait_seconds),
         timeout=plat.timeout_seconds,
     )
@@ -101,8 +120,9 @@ def fetch(settings: Settings, channel: ChannelSettings, run_id: str, window: Win
         error = f"{type(exc).__name__}: {exc}"
     finally:
         connector.close()
-    return FetchOutcome(writer.run_dir, len(writer.files), connector.request_count,
-                        list(connector.problems), error, window)
+    return FetchOutcome(
+        writer.run_dir, len(writer.files), connector.request_count, list(connector.problems), error, window
+    )
 
 
 @dataclass
@@ -126,16 +146,18 @@ def read_raw(data_dir: Path, run_dir: Path) -> list[StoredResponse]:
     return list(read_run(data_dir, run_dir))
 
 
-def transform(settings: Settings, channel: ChannelSettings, responses: list[StoredResponse],
-              run_id: str) -> tuple[TransformResult, list[Path]]:
+def transform(
+    settings: Settings, channel: ChannelSettings, responses: list[StoredResponse], run_id: str
+) -> tuple[TransformResult, list[Path]]:
     """Raw responses -> common-schema frames, written as Parquet."""
     result = get_platform(channel.platform).transform(responses, channel_ref(channel))
     files = write_tables(settings.pipeline.data_dir, result.frames, run_id)
     return result, files
 
 
-def validate(settings: Settings, frames: dict[str, pl.DataFrame], run_id: str,
-             now: dt.datetime) -> tuple[dict[str, ValidationResult], list[Path]]:
+def validate(
+    settings: Settings, frames: dict[str, pl.DataFrame], run_id: str, now: dt.datetime
+) -> tuple[dict[str, ValidationResult], list[Path]]:
     """Great Expectations suites per table; failing rows are written to quarantine."""
     results = validate_batch(frames, now)
     quarantine = {t: r.quarantined for t, r in results.items() if r.quarantined.height}
@@ -157,20 +179,26 @@ def enforce_threshold(settings: Settings, results: dict[str, ValidationResult]) 
     check_threshold(results, settings.pipeline.max_failure_share)
 
 
-def sync_updates(channel: ChannelSettings, frames: dict[str, pl.DataFrame], fetch_out: FetchOutcome,
-                 previous: dt.datetime | None, now: dt.datetime) -> list[SyncUpdate]:
+def sync_updates(
+    channel: ChannelSettings,
+    frames: dict[str, pl.DataFrame],
+    fetch_out: FetchOutcome,
+    previous: dt.datetime | None,
+    now: dt.datetime,
+) -> list[SyncUpdate]:
     """Advance the media watermark to the newest post loaded; mark a complete full refresh."""
     content = frames.get("content")
     newest = content["published_at"].max() if content is not None and content.height else None
-    marks = [m for m in (previous, newest) if m is not None]
-    watermark = max(marks) if marks else None  # type: ignore[type-var]
+    marks = [m for m in (previous, newest) if isinstance(m, dt.datetime)]
+    watermark = max(marks) if marks else None
     complete = fetch_out.error is None and not fetch_out.problems
     full_at = now if (fetch_out.window.full_refresh and complete) else None
     return [SyncUpdate(channel.platform, channel.account_id, MEDIA_STREAM, watermark, full_at)]
 
 
-def load(engine: Engine, results: dict[str, ValidationResult], audit: AuditInfo,
-         sync: list[SyncUpdate]) -> LoadResult:
+def load(
+    engine: Engine, results: dict[str, ValidationResult], audit: AuditInfo, sync: list[SyncUpdate]
+) -> LoadResult:
     """Upsert the good rows, the audit row and the sync state in one transaction."""
     good = {table: result.good for table, result in results.items()}
     return load_batch(engine, good, audit, sync)

@@ -19,7 +19,9 @@ class Connector(Protocol):
     """What the pipeline needs of a connector."""
 
     problems: list[str]
-    request_count: int
+
+    @property
+    def request_count(self) -> int: ...
 
     def fetch_all(self, window: Any) -> Iterator[RawResponse]: ...
 

@@ -60,8 +60,7 @@ def _write_new(path: Path, data: bytes) -> None:
 class RawWriter:
     """Lands one run's responses for one account; sequence numbers follow arrival order."""
 
-    def __init__(self, data_dir: Path, platform: str, account: str, run_id: str,
-                 fetch_date: dt.date) -> None:
+    def __init__(self, data_dir: Path, platform: str, account: str, run_id: str, fetch_date: dt.date) -> None:
         self.data_dir = data_dir
         self.run_id = run_id
         self.run_dir = paths.raw_run_dir(data_dir, platform, account, fetch_date, run_id)
@@ -106,12 +105,16 @@ def read_run(data_dir: Path, run_dir: Path) -> Iterator[StoredResponse]:
         meta = json.loads(meta_path.read_text())
         body_path = meta_path.with_name(meta_path.name.replace(".meta.json", ".json.gz"))
         body = gzip.decompress(body_path.read_bytes())
-        yield StoredResponse(meta=meta, body=body,
-                             raw_file=body_path.relative_to(data_dir).as_posix())
+        yield StoredResponse(meta=meta, body=body, raw_file=body_path.relative_to(data_dir).as_posix())
 
 
-def list_runs(data_dir: Path, platform: str | None = None, account: str | None = None,
-              since: dt.date | None = None, until: dt.date | None = None) -> list[Path]:
+def list_runs(
+    data_dir: Path,
+    platform: str | None = None,
+    account: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[Path]:
     """Run folders in the raw zone, oldest fetch first (so later snapshots win on reprocess)."""
     root = paths.raw_root(data_dir)
     pattern = f"platform={platform or '*'}/account={account or '*'}/date=*/run=*"

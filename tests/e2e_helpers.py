@@ -14,13 +14,21 @@ TOKEN_ENV = "SOCMED_E2E_TOKEN"
 FACT_TABLES = ("channel", "content", "content_metrics_daily", "channel_metrics_daily", "sync_state")
 
 
-def write_config(tmp_path: Path, base_url: str, warehouse_url: str, data: SandboxData,
-                 extra: str = "", channel_extra: dict[str, str] | None = None) -> Path:
+def write_config(
+    tmp_path: Path,
+    base_url: str,
+    warehouse_url: str,
+    data: SandboxData,
+    extra: str = "",
+    channel_extra: dict[str, str] | None = None,
+) -> Path:
     """A socmed.toml for the sandbox's accounts, the token from TOKEN_ENV."""
     channels = ""
     for account in data.accounts:
-        channels += (f'\n[[channels]]\nplatform = "instagram"\nhandle = "{account.username}"\n'
-                     f'account_id = "{account.id}"\n{(channel_extra or {}).get(account.username, "")}\n')
+        channels += (
+            f'\n[[channels]]\nplatform = "instagram"\nhandle = "{account.username}"\n'
+            f'account_id = "{account.id}"\n{(channel_extra or {}).get(account.username, "")}\n'
+        )
     path = tmp_path / "socmed.toml"
     path.write_text(
         f'[pipeline]\ndata_dir = "data"\n{extra}\n[warehouse]\nurl = "{warehouse_url}"\n'
@@ -55,23 +63,41 @@ def assert_matches_truth(url: str, data: SandboxData, snapshot: dt.date) -> None
     """The warehouse holds exactly what the sandbox generated: counts and sums, nothing lost or doubled."""
     for account in data.accounts:
         truth = data.expected(account.id)
-        content = query(url, "SELECT count(*), count(DISTINCT content_id) FROM content "
-                             "WHERE platform = 'instagram' AND channel_id = :c", c=account.id)
+        content = query(
+            url,
+            "SELECT count(*), count(DISTINCT content_id) FROM content "
+            "WHERE platform = 'instagram' AND channel_id = :c",
+            c=account.id,
+        )
         assert content == [(truth["media_count"], truth["media_count"])], account.username
         facts = query(
             url,
             "SELECT count(*), sum(likes), sum(comments), sum(views), sum(reach), sum(saves), sum(shares), "
             "sum(CASE WHEN likes IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN views IS NULL THEN 1 ELSE 0 END) "
             "FROM content_metrics_daily WHERE channel_id = :c AND snapshot_date = :d",
-            c=account.id, d=snapshot,
+            c=account.id,
+            d=snapshot,
         )
-        assert [tuple(int(v) for v in facts[0])] == [(
-            truth["media_count"], truth["like_count_sum"], truth["comments_count_sum"], truth["views_sum"],
-            truth["reach_sum"], truth["saved_sum"], truth["shares_sum"], truth["hidden_like_media"],
-            truth["views_unsupported_media"],
-        )], account.username
-        followers = query(url, "SELECT followers, following, posts_count FROM channel_metrics_daily "
-                               "WHERE channel_id = :c AND snapshot_date = :d", c=account.id, d=snapshot)
+        assert [tuple(int(v) for v in facts[0])] == [
+            (
+                truth["media_count"],
+                truth["like_count_sum"],
+                truth["comments_count_sum"],
+                truth["views_sum"],
+                truth["reach_sum"],
+                truth["saved_sum"],
+                truth["shares_sum"],
+                truth["hidden_like_media"],
+                truth["views_unsupported_media"],
+            )
+        ], account.username
+        followers = query(
+            url,
+            "SELECT followers, following, posts_count FROM channel_metrics_daily "
+            "WHERE channel_id = :c AND snapshot_date = :d",
+            c=account.id,
+            d=snapshot,
+        )
         assert followers == [(truth["followers_count"], truth["follows_count"], truth["media_count"])]
 
 

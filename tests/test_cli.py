@@ -26,7 +26,9 @@ def test_run_with_unknown_platform_names_file_and_key(tmp_path: Path) -> None:
 
 def test_run_with_bad_date_names_the_option(tmp_path: Path) -> None:
     config = tmp_path / "socmed.toml"
-    config.write_text('[[channels]]\nplatform = "instagram"\nhandle = "x"\naccount_id = "1"\ntoken_env = "T"\n')
+    config.write_text(
+        '[[channels]]\nplatform = "instagram"\nhandle = "x"\naccount_id = "1"\ntoken_env = "T"\n'
+    )
     result = runner.invoke(app, ["run", "--config", str(config), "--since", "2026-02-30"])
     assert result.exit_code == 2
     assert "--since: bad date '2026-02-30' (expected YYYY-MM-DD)" in result.output
@@ -34,23 +36,41 @@ def test_run_with_bad_date_names_the_option(tmp_path: Path) -> None:
 
 def test_db_upgrade_creates_the_warehouse(tmp_path: Path) -> None:
     config = tmp_path / "socmed.toml"
-    config.write_text('[pipeline]\ndata_dir = "d"\n[[channels]]\nplatform = "instagram"\nhandle = "x"\n'
-                      'account_id = "1"\ntoken_env = "T"\n')
+    config.write_text(
+        '[pipeline]\ndata_dir = "d"\n[[channels]]\nplatform = "instagram"\nhandle = "x"\n'
+        'account_id = "1"\ntoken_env = "T"\n'
+    )
     result = runner.invoke(app, ["db", "upgrade", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "is at revision 0001" in result.output
-    tables = query(f"sqlite:///{tmp_path / 'd' / 'warehouse.db'}",
-                   "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    assert [t[0] for t in tables] == ["alembic_version", "channel", "channel_metrics_daily", "content",
-                                      "content_metrics_daily", "load_audit", "sync_state"]
+    tables = query(
+        f"sqlite:///{tmp_path / 'd' / 'warehouse.db'}",
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    )
+    assert [t[0] for t in tables] == [
+        "alembic_version",
+        "channel",
+        "channel_metrics_daily",
+        "content",
+        "content_metrics_daily",
+        "load_audit",
+        "sync_state",
+    ]
 
 
 @pytest.mark.slow
 def test_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     socmed = Path(sys.executable).with_name("socmed")
-    out = subprocess.run([str(socmed), "demo", "--data-dir", str(tmp_path / "demo")], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [str(socmed), "demo", "--data-dir", str(tmp_path / "demo")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "content                      569" in out.stdout
     assert "content_metrics_daily        569" in out.stdout

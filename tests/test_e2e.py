@@ -32,7 +32,10 @@ def today_in_jakarta() -> dt.date:
 
 
 def test_ingest_matches_truth_and_rerun_changes_nothing(
-    prefect_server: None, sandbox: Sandbox, warehouse_url: str, tmp_path: Path,
+    prefect_server: None,
+    sandbox: Sandbox,
+    warehouse_url: str,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -68,7 +71,9 @@ def test_reprocess_rebuilds_the_same_warehouse_without_api_calls(
     reports = reprocess(str(config))
     assert [r.status for r in reports] == ["succeeded", "succeeded"]
     assert sandbox.requests == []
-    assert dump(sqlite_url, ("channel", "content", "content_metrics_daily", "channel_metrics_daily")) == before
+    assert (
+        dump(sqlite_url, ("channel", "content", "content_metrics_daily", "channel_metrics_daily")) == before
+    )
 
 
 def test_one_failing_channel_does_not_stop_the_other(

@@ -14,7 +14,7 @@ import pytest
 from connectors.base import RawResponse
 from connectors.errors import AuthError, RateLimited
 from connectors.http import RetryPolicy
-from connectors.instagram import FetchWindow, InstagramConnector, open_instagram
+from connectors.instagram import NO_VIEWS_TYPES, FetchWindow, InstagramConnector, open_instagram
 from sandbox.data import Media, platform_day_end
 from sandbox.server import Fault, Sandbox
 
@@ -86,26 +86,43 @@ def in_window(sb: Sandbox, account: str, window: FetchWindow) -> list[Media]:
             and (window.media_until is None or m.timestamp < window.media_until)]
 
 
+def lookups(ids: list[str], refused: set[str]) -> int:
+    """Multi-id views lookups for ids: chunks of 50, a chunk holding a refused id split in halves."""
+    if len(ids) > 50:
+        return sum(lookups(ids[i:i + 50], refused) for i in range(0, len(ids), 50))
+    if not ids:
+        return 0
+    if len(ids) == 1 or not refused.intersection(ids):
+        return 1
+    half = (len(ids) + 1) // 2
+    return 1 + lookups(ids[:half], refused) + lookups(ids[half:], refused)
+
+
 def expected_requests(media: list[Media], insight_calls: int) -> tuple[int, int]:
     """(minimum, exact) requests: profile + pages + insights, plus the views fallback."""
     pages = [media[i:i + 100] for i in range(0, len(media), 100)] or [[]]
     minimum = 1 + len(pages) + insight_calls
-    fallback = sum(1 + sum(m.supports("views") for m in page) for page in pages
-                   if not all(m.supports("views") for m in page))
+    fallback = 0
+    for page in pages:
+        if not all(m.supports("views") for m in page):
+            asked = [m for m in page if (m.media_type, m.media_product_type) not in NO_VIEWS_TYPES]
+            refused = {m.id for m in asked if not m.supports("views")}
+            fallback += 1 + lookups([m.id for m in asked], refused)
     return minimum, minimum + fallback
 
 
 def listed_views(run: Run) -> dict[str, int | None]:
-    """views per media id as a transform would read them (nested or per-media call)."""
+    """views per media id as a transform would read them (nested or multi-id lookup)."""
     views: dict[str, int | None] = {}
     for page in run.pages("media"):
         for item in page["data"]:
             found = [i["values"][0]["value"] for i in item["insights"]["data"]
                      if i["name"] == "views"]
             views[item["id"]] = found[0] if found else None
-    for raw in run.yielded:
-        if raw.stream == "media_insights":
-            views[raw.context["media_id"]] = json.loads(raw.body)["data"][0]["values"][0]["value"]
+    for body in run.pages("media_insights_multi"):
+        for media_id, node in body.items():
+            assert node["id"] == media_id
+            views[media_id] = node["insights"]["data"][0]["values"][0]["value"]
     return views
 
 
@@ -119,9 +136,9 @@ def assert_clean(run: Run, sb: Sandbox) -> None:
     assert sb.pending_faults == []
 
 
-@pytest.mark.parametrize(("account", "pages"), [(KOTA, 4), (TV, 3)])
+@pytest.mark.parametrize(("account", "pages", "total"), [(KOTA, 4, 39), (TV, 3, 38)])
 def test_full_fetch_is_complete_and_near_the_minimum(sb: Sandbox, account: str,
-                                                     pages: int) -> None:
+                                                     pages: int, total: int) -> None:
     run = connect(sb, account).fetch(FULL)
     truth = sb.data.expected(account)
     media = sb.data.media_for(account)
@@ -129,7 +146,10 @@ def test_full_fetch_is_complete_and_near_the_minimum(sb: Sandbox, account: str,
     assert run.error is None and run.connector.problems == [] and run.connector.skipped == []
     assert sorted(run.media_ids()) == sorted(truth["media"]) and len(run.media_ids()) == len(media)
     assert minimum == 1 + pages + 32
-    assert run.connector.request_count == exact
+    # the last page holds the legacy videos: one refetch and one lookup for its other items
+    assert run.connector.request_count == exact == minimum + 2 == total
+    assert run.connector.requests == {"account": 1, "media": pages + 1, "media_insights_multi": 1,
+                                      "account_insights": 32}
     assert listed_views(run) == {mid: m["views"] for mid, m in truth["media"].items()}
     assert [m for m, v in listed_views(run).items() if v is None] == [
         m.id for m in media if not m.supports("views")]
@@ -160,19 +180,72 @@ def test_account_insights_cover_each_platform_day_once(sb: Sandbox) -> None:
                        for m in ("views", "accounts_engaged", "total_interactions")}
 
 
-def test_views_fallback_on_legacy_media(sb: Sandbox) -> None:
+def test_views_fallback_on_legacy_media_is_one_lookup(sb: Sandbox) -> None:
     media = in_window(sb, KOTA, LEGACY)
     supported = [m.id for m in media if m.supports("views")]
     assert len(supported) >= 2 and len(media) > len(supported)
-    sb.inject(Fault(kind="unsupported_metric", path_contains=f"/{supported[0]}/insights"))
     run = connect(sb).fetch(LEGACY)
     assert [r.context for r in run.yielded if r.stream == "media"] == [{"insights": "safe"}]
-    assert listed_views(run) == {m.id: None if m.id == supported[0] else m.insights.get("views")
-                                 for m in media}
-    assert len(run.connector.skipped) == 1 and supported[0] in run.connector.skipped[0]
-    assert run.connector.requests == {"account": 1, "media": 2,
-                                      "media_insights": len(supported), "account_insights": 2}
+    lookup = [r for r in run.yielded if r.stream == "media_insights_multi"]
+    assert [r.context for r in lookup] == [{"media_ids": ",".join(supported)}]
+    assert sb.requests[3].path == "/v24.0/"
+    assert sb.requests[3].query == {"ids": ",".join(supported), "fields": "insights.metric(views)"}
+    assert listed_views(run) == {m.id: m.insights.get("views") for m in media}
+    assert run.connector.requests == {"account": 1, "media": 2, "media_insights_multi": 1,
+                                      "account_insights": 2}
+    assert run.error is None and run.connector.problems == [] and run.connector.skipped == []
+    assert_clean(run, sb)
+
+
+def test_refused_lookup_is_bisected_down_to_the_media_without_views(sb: Sandbox) -> None:
+    media = sb.data.media_for(KOTA)
+    refused = media[60]  # second chunk of 50 on the first page
+    assert (refused.media_type, refused.media_product_type) not in NO_VIEWS_TYPES
+    refused.insights.pop("views")  # the API now refuses views for a media the connector asks
+    minimum, exact = expected_requests(media, 2 + 30)
+    run = connect(sb).fetch(FULL)
     assert run.error is None and run.connector.problems == []
+    assert len(run.connector.skipped) == 1 and f"views for media {refused.id}: " in run.connector.skipped[0]
+    assert "does not support the views metric" in run.connector.skipped[0]
+    # first page: refetch, chunk 1, then chunk 2 split 50 -> 25 -> 13 -> 7 -> 4 -> 2 -> 1
+    assert lookups([m.id for m in media[50:100]], {refused.id}) == 13
+    assert run.connector.requests["media_insights_multi"] == 1 + 13 + 1
+    assert run.connector.request_count == exact == minimum + 2 + 15
+    refusals = [r for r in run.landed if r.stream == "media_insights_multi" and r.status == 400]
+    assert len(refusals) == 7 and refusals[-1].context == {"media_ids": refused.id}
+    truth = sb.data.expected(KOTA)["media"]
+    assert truth[refused.id]["views"] is None
+    assert listed_views(run) == {mid: m["views"] for mid, m in truth.items()}
+    assert_clean(run, sb)
+
+
+def test_unexpected_refusal_of_a_lookup_costs_two_more_requests(sb: Sandbox) -> None:
+    media = in_window(sb, KOTA, LEGACY)
+    run = connect(sb)
+    stream = run.connector.iter_media(LEGACY.media_since, LEGACY.media_until)
+    run.yielded.append(next(stream))  # the safe page; the next request is its lookup
+    sb.inject(Fault(kind="unsupported_metric"))
+    run.yielded.extend(stream)
+    asked = sum(m.supports("views") for m in media)
+    assert run.connector.requests == {"media": 2, "media_insights_multi": 3}
+    assert [len(r.context["media_ids"].split(",")) for r in run.landed[2:]] == [
+        asked, (asked + 1) // 2, asked // 2]
+    assert listed_views(run) == {m.id: m.insights.get("views") for m in media}
+    assert run.connector.skipped == [] and run.connector.problems == []
+    assert_clean(run, sb)
+
+
+def test_malformed_lookup_is_a_problem_and_the_stream_goes_on(sb: Sandbox) -> None:
+    run = connect(sb)
+    stream = run.connector.iter_media(LEGACY.media_since, LEGACY.media_until)
+    run.yielded.append(next(stream))
+    sb.inject(Fault(kind="malformed"))
+    run.yielded.extend(stream)
+    asked = sum(m.supports("views") for m in in_window(sb, KOTA, LEGACY))
+    assert run.connector.requests == {"media": 2, "media_insights_multi": 1}
+    assert len(run.connector.problems) == 1 and run.connector.skipped == []
+    assert run.connector.problems[0].startswith(f"views for {asked} media not read (MalformedResponse)")
+    assert [r.stream for r in run.yielded] == ["media"]
     assert_clean(run, sb)
 
 

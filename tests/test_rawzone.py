@@ -18,21 +18,31 @@ TOKEN = "EAAGfaketoken0123456789"
 
 
 def response(body: bytes, stream: str = "media", minute: int = 0) -> RawResponse:
-    return RawResponse(platform="instagram", account="17841401000000001", stream=stream, method="GET",
-                       url="http://127.0.0.1/v24.0/1/media?limit=100", status=200,
-                       fetched_at=dt.datetime(2026, 11, 27, 1, minute, tzinfo=dt.UTC), body=body)
+    return RawResponse(
+        platform="instagram",
+        account="17841401000000001",
+        stream=stream,
+        method="GET",
+        url="http://127.0.0.1/v24.0/1/media?limit=100",
+        status=200,
+        fetched_at=dt.datetime(2026, 11, 27, 1, minute, tzinfo=dt.UTC),
+        body=body,
+    )
 
 
 def test_write_and_read_back(tmp_path: Path) -> None:
     writer = RawWriter(tmp_path, "instagram", "17841401000000001", "run-1", dt.date(2026, 11, 27))
     stored = writer.write(response(b'{"data": []}'))
     writer.write(response(b"not json {", stream="account"))
-    assert stored.raw_file == ("raw/platform=instagram/account=17841401000000001/date=2026-11-27/"
-                               "run=run-1/00001-media.json.gz")
+    assert stored.raw_file == (
+        "raw/platform=instagram/account=17841401000000001/date=2026-11-27/run=run-1/00001-media.json.gz"
+    )
     assert gzip.decompress((tmp_path / stored.raw_file).read_bytes()) == b'{"data": []}'
     back = list(read_run(tmp_path, writer.run_dir))
     assert [(r.stream, r.body, r.meta["seq"], r.meta["status"]) for r in back] == [
-        ("media", b'{"data": []}', 1, 200), ("account", b"not json {", 2, 200)]
+        ("media", b'{"data": []}', 1, 200),
+        ("account", b"not json {", 2, 200),
+    ]
     assert back[0].meta["run_id"] == "run-1"
     assert list_runs(tmp_path) == [writer.run_dir]
 
@@ -50,11 +60,15 @@ def test_raw_files_are_never_overwritten(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (f'{{"paging":{{"next":"https://graph.facebook.com/v24.0/1/media?access_token={TOKEN}&after=QVF"}}}}',
-         '{"paging":{"next":"https://graph.facebook.com/v24.0/1/media?access_token=REDACTED&after=QVF"}}'),
+        (
+            f'{{"paging":{{"next":"https://graph.facebook.com/v24.0/1/media?access_token={TOKEN}&after=QVF"}}}}',
+            '{"paging":{"next":"https://graph.facebook.com/v24.0/1/media?access_token=REDACTED&after=QVF"}}',
+        ),
         ("https://x/oauth?client_secret=abc123&code=1", "https://x/oauth?client_secret=REDACTED&code=1"),
-        ('{"access_token": "zzz-unknown", "token_type": "bearer"}',
-         '{"access_token": "REDACTED", "token_type": "bearer"}'),
+        (
+            '{"access_token": "zzz-unknown", "token_type": "bearer"}',
+            '{"access_token": "REDACTED", "token_type": "bearer"}',
+        ),
         (f"Authorization: Bearer {TOKEN}", "Authorization: Bearer REDACTED"),
         (f"token {TOKEN} leaked in a message", "token REDACTED leaked in a message"),
     ],
@@ -70,5 +84,7 @@ def test_list_runs_orders_by_fetch_time_and_filters(tmp_path: Path) -> None:
     early.write(replace(response(b"{}"), fetched_at=dt.datetime(2026, 11, 26, 1, tzinfo=dt.UTC)))
     assert list_runs(tmp_path) == [early.run_dir, late.run_dir]
     assert list_runs(tmp_path, since=dt.date(2026, 11, 27)) == [late.run_dir]
-    assert json.loads(next(late.run_dir.glob("*.meta.json")).read_text())["fetched_at"] == \
-        "2026-11-27T01:30:00+00:00"
+    assert (
+        json.loads(next(late.run_dir.glob("*.meta.json")).read_text())["fetched_at"]
+        == "2026-11-27T01:30:00+00:00"
+    )

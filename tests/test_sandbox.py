@@ -234,12 +234,12 @@ def test_multi_id_lookup_answers_each_node_keyed_by_id(fresh: Sandbox) -> None:
 def test_multi_id_lookup_fails_as_a_whole(fresh: Sandbox) -> None:
     media = fresh.data.media_for(CITY)
     legacy = next(m for m in media if not m.supports("views"))
-    fifty = ",".join(m.id for m in media[:50])
+    fifty, pair = ",".join(m.id for m in media[:50]), f"{media[0].id},{legacy.id}"
     with _client(fresh) as client:
         full = client.get("/", params={"ids": fifty, "fields": "insights.metric(views)"})
         many = client.get("/", params={"ids": f"{fifty},{media[50].id}", "fields": "id"})
-        mixed = client.get("/", params={"ids": f"{media[0].id},{legacy.id}", "fields": "insights.metric(views)"})
-        safe = client.get("/", params={"ids": f"{media[0].id},{legacy.id}", "fields": "insights.metric(reach)"})
+        mixed = client.get("/", params={"ids": pair, "fields": "insights.metric(views)"})
+        safe = client.get("/", params={"ids": pair, "fields": "insights.metric(reach)"})
         unknown = client.get("/", params={"ids": f"{media[0].id},999", "fields": "id"})
         no_ids = client.get("/", params={"fields": "id"})
     assert full.status_code == 200 and len(full.json()) == 50

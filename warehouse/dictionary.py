@@ -20,14 +20,28 @@ def _type(column: object) -> str:
     kind = getattr(column, "type", None)
     impl = getattr(kind, "impl", None)
     name = type(impl if impl is not None else kind).__name__
-    return {"DateTime": "timestamp (UTC)", "BigInteger": "bigint", "Integer": "integer",
-            "String": "text", "Text": "text", "Date": "date"}.get(name, name.lower())
+    return {
+        "DateTime": "timestamp (UTC)",
+        "BigInteger": "bigint",
+        "Integer": "integer",
+        "String": "text",
+        "Text": "text",
+        "Date": "date",
+    }.get(name, name.lower())
 
 
 def _table(table: Table) -> list[str]:
     keys = ", ".join(c.name for c in table.primary_key.columns)
-    lines = [f"## `{table.name}`", "", table.comment or "", "", f"Grain (primary key): {keys}", "",
-             "| column | type | null | meaning |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"## `{table.name}`",
+        "",
+        table.comment or "",
+        "",
+        f"Grain (primary key): {keys}",
+        "",
+        "| column | type | null | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
     for column in table.columns:
         comment = (column.comment or "").replace("|", "\\|").replace("\n", " ")
         null = "yes" if column.nullable else "no"

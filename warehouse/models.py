@@ -82,7 +82,7 @@ def _provenance_comment(what: str) -> dict[str, str]:
     """Comments of the provenance columns, shared by every data table."""
     return {
         "fetched_at": f"UTC time the API response holding this {what} was received",
-        "run_id": "Pipeline run id that fetched the observation that set the current values (raw zone run folder)",
+        "run_id": "Pipeline run id of the observation that set the current values",
         "raw_file": "Raw response file the current values were parsed from, relative to the data directory",
     }
 
@@ -113,13 +113,13 @@ class Channel(Base):
         UTCDateTime, comment="UTC time of the earliest observation of this channel loaded"
     )
     last_seen_at: Mapped[dt.datetime] = mapped_column(
-        UTCDateTime, comment="UTC time of the newest observation that changed this row (a re-fetch of unchanged values leaves it)"
+        UTCDateTime, comment="UTC time of the newest observation that changed this row"
     )
     run_id: Mapped[str] = mapped_column(
         String, comment="Pipeline run id of the observation that set the current values"
     )
     raw_file: Mapped[str] = mapped_column(
-        String, comment="Raw file of the observation that set the current values, relative to the data directory"
+        String, comment="Raw file that set the current values, relative to the data directory"
     )
 
 

@@ -53,7 +53,7 @@ def upgrade() -> None:
             "last_seen_at",
             sa.DateTime(timezone=True),
             nullable=False,
-            comment="UTC time of the newest observation that changed this row (a re-fetch of unchanged values leaves it)",
+            comment="UTC time of the newest observation that changed this row",
         ),
         sa.Column(
             "run_id",
@@ -65,7 +65,7 @@ def upgrade() -> None:
             "raw_file",
             sa.String(),
             nullable=False,
-            comment="Raw file of the observation that set the current values, relative to the data directory",
+            comment="Raw file that set the current values, relative to the data directory",
         ),
         sa.PrimaryKeyConstraint("platform", "channel_id", name=op.f("pk_channel")),
         comment="One account on one platform; one row per platform + channel_id",
@@ -269,7 +269,7 @@ def upgrade() -> None:
             "run_id",
             sa.String(),
             nullable=False,
-            comment="Pipeline run id that fetched the observation that set the current values (raw zone run folder)",
+            comment="Pipeline run id of the observation that set the current values",
         ),
         sa.Column(
             "raw_file",
@@ -342,7 +342,7 @@ def upgrade() -> None:
             "run_id",
             sa.String(),
             nullable=False,
-            comment="Pipeline run id that fetched the observation that set the current values (raw zone run folder)",
+            comment="Pipeline run id of the observation that set the current values",
         ),
         sa.Column(
             "raw_file",
