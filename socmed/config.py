@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-SUPPORTED_PLATFORMS = ("instagram",)
+from socmed.platforms import needs_token, platform_defaults, platform_names
+
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 
 
@@ -60,10 +70,20 @@ class TokenSource(_Model):
 
 
 class PlatformSettings(TokenSource):
-    """Per-platform settings: API location, incremental windows, limits."""
+    """Per-platform settings: API location, credentials' sources, incremental windows, limits.
 
-    base_url: str = "https://graph.facebook.com"
-    api_version: str = "v24.0"
+    ``base_url`` and ``api_version`` default per platform (``socmed.platforms``). Only the
+    names of environment variables or Prefect blocks appear here, never secret values.
+    """
+
+    base_url: str | None = None
+    api_version: str | None = None
+    client_key_env: str | None = None  # OAuth apps (TikTok): client key / id
+    client_secret_env: str | None = None  # OAuth apps: client secret, or Meta app secret
+    refresh_token_env: str | None = None  # OAuth refresh token, where the platform rotates tokens
+    token_file: Path | None = None  # where rotated tokens are kept (outside the raw zone)
+    api_key_env: str | None = None  # API-key platforms (YouTube Data API)
+    quota_units_per_day: int = Field(10_000, ge=1)  # YouTube's daily quota
     timeout_seconds: float = Field(30.0, gt=0)
     page_size: int = Field(100, ge=1, le=100)
     lookback_days: int = Field(7, ge=0, description="posts this recent are re-read every run")
@@ -74,14 +94,14 @@ class PlatformSettings(TokenSource):
 
     @field_validator("base_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return _check_url(value)
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
 
     @field_validator("api_version")
     @classmethod
-    def _version(cls, value: str) -> str:
-        if not (value.startswith("v") and value[1:].replace(".", "", 1).isdigit()):
-            raise ValueError(f"API version must look like v24.0, got {value!r}")
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
+            raise ValueError(f"API version must look like v24.0 or v2, got {value!r}")
         return value
 
 
@@ -93,6 +113,14 @@ class ChannelSettings(TokenSource):
     account_id: str = Field(min_length=1, pattern=r"^[0-9A-Za-z_.:-]+$")
     timezone: str = DEFAULT_TIMEZONE
     enabled: bool = True
+    base_url: str | None = None  # per-channel API root (a news website's own URL)
+    feed_url: str | None = None  # RSS/Atom fallback for websites without the WordPress API
+    watch_dir: Path | None = None  # manual imports: the folder CSV files are dropped into
+
+    @field_validator("base_url", "feed_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
 
     @field_validator("timezone")
     @classmethod
@@ -102,8 +130,9 @@ class ChannelSettings(TokenSource):
     @field_validator("platform")
     @classmethod
     def _platform(cls, value: str) -> str:
-        if value not in SUPPORTED_PLATFORMS:
-            raise ValueError(f"unknown platform {value!r} (supported: {', '.join(SUPPORTED_PLATFORMS)})")
+        names = platform_names()
+        if value not in names:
+            raise ValueError(f"unknown platform {value!r} (supported: {', '.join(names)})")
         return value
 
     @field_validator("handle")
@@ -131,6 +160,30 @@ class PipelineSettings(_Model):
     max_failure_share: float = Field(0.05, ge=0, le=1)
 
 
+class CampaignSettings(_Model):
+    """A public campaign: content matching its hashtags or keywords within its dates."""
+
+    name: str = Field(min_length=1)
+    hashtags: list[str] = []
+    keywords: list[str] = []
+    start: dt.date
+    end: dt.date | None = None
+    channels: list[str] | None = None  # channel keys like instagram/@tangerangkota; None = all
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return [tag.strip().removeprefix("#").lower() for tag in value if tag.strip()]
+
+    @model_validator(mode="after")
+    def _span(self) -> CampaignSettings:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if not (self.hashtags or self.keywords):
+            raise ValueError("a campaign needs hashtags or keywords to match content")
+        return self
+
+
 class Settings(_Model):
     """The whole configuration file."""
 
@@ -138,11 +191,17 @@ class Settings(_Model):
     warehouse: WarehouseSettings = WarehouseSettings()
     platforms: dict[Annotated[str, Field()], PlatformSettings] = {}
     channels: list[ChannelSettings] = Field(min_length=1)
+    campaigns: list[CampaignSettings] = []
     source: Path = Path("socmed.toml")
 
     def platform(self, name: str) -> PlatformSettings:
-        """Settings of one platform (defaults where the file has none)."""
-        return self.platforms.get(name, PlatformSettings())
+        """Settings of one platform, with the platform's default base URL and API version."""
+        own = self.platforms.get(name, PlatformSettings())
+        defaults = platform_defaults(name)
+        return own.model_copy(update={
+            "base_url": own.base_url or defaults.get("base_url"),
+            "api_version": own.api_version or defaults.get("api_version"),
+        })
 
     def token_source(self, channel: ChannelSettings) -> TokenSource:
         """The channel's own token source, else its platform's."""
@@ -171,11 +230,11 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def parse_settings(data: dict[str, Any], source: Path) -> Settings:
     """Validate parsed TOML; relative data_dir is resolved against the file's folder."""
-    unknown = sorted(set(data.get("platforms", {})) - set(SUPPORTED_PLATFORMS))
+    unknown = sorted(set(data.get("platforms", {})) - set(platform_names()))
     if unknown:
         raise ConfigError(
             f"{source}: platforms.{unknown[0]}: unknown platform "
-            f"(supported: {', '.join(SUPPORTED_PLATFORMS)})"
+            f"(supported: {', '.join(platform_names())})"
         )
     try:
         settings = Settings.model_validate({**data, "source": source})
@@ -197,7 +256,8 @@ def _check_channels(settings: Settings, source: Path) -> None:
         if channel.key in seen:
             raise ConfigError(f"{source}: channels[{i}].handle: duplicate channel {channel.key}")
         seen.add(channel.key)
-        if not (settings.token_source(channel).token_env or settings.token_source(channel).token_block):
+        tokens = settings.token_source(channel)
+        if needs_token(channel.platform) and not (tokens.token_env or tokens.token_block):
             raise ConfigError(
                 f"{source}: channels[{i}].token_env: no token source for "
                 f"{channel.key}; set token_env or token_block on the channel "

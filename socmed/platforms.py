@@ -1,12 +1,14 @@
 """The platform registry: which connector and which transform serve each platform.
 
-Adding a platform means one connector module, one transform module and one entry here.
+Adding a platform means one connector module, one transform module, its expectations, its
+sandbox routes, and one ``PlatformInfo`` entry in ``REGISTRY`` below (defaults, whether it
+needs a token, and a factory that imports its modules lazily).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connectors.base import RawResponse
@@ -38,6 +40,15 @@ class Platform:
     transform: Callable[[Iterable[StoredResponse], ChannelRef], TransformResult]
 
 
+@dataclass(frozen=True)
+class PlatformInfo:
+    """A registry entry: configuration defaults and the lazily imported implementation."""
+
+    factory: Callable[[], Platform]
+    defaults: dict[str, str] = field(default_factory=dict)
+    needs_token: bool = True
+
+
 def _instagram() -> Platform:
     from connectors.instagram import FetchWindow, open_instagram
     from transforms.instagram import transform_instagram
@@ -48,12 +59,31 @@ def _instagram() -> Platform:
     return Platform("instagram", open_instagram, window, transform_instagram)
 
 
-_FACTORIES: dict[str, Callable[[], Platform]] = {"instagram": _instagram}
+REGISTRY: dict[str, PlatformInfo] = {
+    "instagram": PlatformInfo(
+        _instagram, {"base_url": "https://graph.facebook.com", "api_version": "v24.0"}
+    ),
+}
+
+
+def platform_names() -> tuple[str, ...]:
+    """Every platform the pipeline can ingest."""
+    return tuple(REGISTRY)
+
+
+def platform_defaults(name: str) -> dict[str, str]:
+    """Default settings (base URL, API version) of a platform."""
+    return REGISTRY[name].defaults if name in REGISTRY else {}
+
+
+def needs_token(name: str) -> bool:
+    """Whether channels of this platform must name a token source."""
+    return REGISTRY[name].needs_token if name in REGISTRY else True
 
 
 def get_platform(name: str) -> Platform:
-    """The registry entry of a platform."""
+    """The implementation of a platform."""
     try:
-        return _FACTORIES[name]()
+        return REGISTRY[name].factory()
     except KeyError:
-        raise ValueError(f"unknown platform {name!r} (supported: {', '.join(_FACTORIES)})") from None
+        raise ValueError(f"unknown platform {name!r} (supported: {', '.join(REGISTRY)})") from None
