@@ -90,7 +90,7 @@ def assert_matches_truth(url: str, data: SandboxData, snapshot: dt.date) -> None
                 truth["hidden_like_media"],
                 truth["views_unsupported_media"],
             )
-        ], account.username
+        ], (account.username, facts)
         followers = query(
             url,
             "SELECT followers, following, posts_count FROM channel_metrics_daily "
@@ -99,6 +99,16 @@ def assert_matches_truth(url: str, data: SandboxData, snapshot: dt.date) -> None
             d=snapshot,
         )
         assert followers == [(truth["followers_count"], truth["follows_count"], truth["media_count"])]
+        days = query(
+            url,
+            "SELECT snapshot_date, views, reach FROM channel_metrics_daily "
+            "WHERE channel_id = :c AND views IS NOT NULL ORDER BY snapshot_date",
+            c=account.id,
+        )
+        assert len(days) == 2, days  # insights_days defaults to the last two complete platform days
+        for day, views, reach in days:
+            daily = data.daily(account.id, dt.date.fromisoformat(str(day)))
+            assert (views, reach) == (daily["views"], daily["reach"]), day
 
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:

@@ -207,7 +207,7 @@ def test_refused_lookup_is_bisected_down_to_the_media_without_views(sb: Sandbox)
     assert run.error is None and run.connector.problems == []
     assert len(run.connector.skipped) == 1 and f"views for media {refused.id}: " in run.connector.skipped[0]
     assert "does not support the views metric" in run.connector.skipped[0]
-    # first page: refetch, chunk 1, then chunk 2 split 50 -> 25 -> 13 -> 7 -> 4 -> 2 -> 1
+    # first page: refetch, chunk 1, then chunk 2 refused at 50, 25, 13, 6, 3, 2 and 1 ids
     assert lookups([m.id for m in media[50:100]], {refused.id}) == 13
     assert run.connector.requests["media_insights_multi"] == 1 + 13 + 1
     assert run.connector.request_count == exact == minimum + 2 + 15

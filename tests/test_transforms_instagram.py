@@ -341,6 +341,35 @@ def test_per_media_insights_fill_nulls_of_a_safe_page() -> None:
     )
 
 
+def test_multi_id_lookup_fills_nulls_of_a_safe_page() -> None:
+    run = Run()
+    run.add("media", page(media("1801")), status=400, context={"insights": "nested"})
+    page_file = run.add(
+        "media",
+        page(media("1801", insights=insights(reach=300)), media("1802", insights=insights(reach=9))),
+        context={"insights": "safe"},
+    )
+    run.add("media_insights_multi", {"error": {"code": 100}}, status=400, context={"media_ids": "1801,1802"})
+    lookup = {"1801": {"insights": insights(views=500), "id": "1801"}, "1802": {"id": "1802"}}
+    views_file = run.add("media_insights_multi", lookup, fetched_at=T2, context={"media_ids": "1801,1802"})
+    run.add("media_insights_multi", b"[]", fetched_at=T2, context={"media_ids": "1802"})
+    result = transform_instagram(run.responses, CHANNEL)
+    assert [p.split(": ", 1)[1] for p in result.problems] == [
+        "media 1802 without insights.data",
+        "media_insights_multi body is not an object keyed by media id",
+    ]
+    assert_frame_equal(
+        result.frames["content_metrics_daily"],
+        frame(
+            "content_metrics_daily",
+            [
+                metrics_row("1801", views_file, T2, views=500, reach=300, likes=10, comments=2),
+                metrics_row("1802", page_file, reach=9, likes=10, comments=2),
+            ],
+        ),
+    )
+
+
 def test_metric_by_metric_fallback_calls_combine() -> None:
     run = Run()
     run.add("media", page(media("1801")))
@@ -427,7 +456,7 @@ def test_account_insights_land_on_the_platform_day() -> None:
             ]
         },
         fetched_at=T2,
-        context={"metric_type": "total_value", "since": "2026-11-25", "until": "2026-11-26"},
+        context={"metric_type": "total_value", "since": "2026-11-25", "until": "2026-11-25"},
     )
     result = transform_instagram(run.responses, CHANNEL)
     assert result.problems == []
@@ -496,7 +525,7 @@ def test_total_value_since_as_unix_seconds_is_a_pacific_day() -> None:
     run.add(
         "account_insights",
         {"data": [{"name": "views", "period": "day", "total_value": {"value": 7}}]},
-        context={"metric_type": "total_value", "since": "1795593600", "until": "1795680000"},
+        context={"metric_type": "total_value", "since": "1795593600", "until": "1795593600"},
     )
     result = transform_instagram(run.responses, CHANNEL)
     assert result.problems == []

@@ -220,11 +220,15 @@ def meta_platform_day(end_time: pl.Expr) -> pl.Expr:
 
 
 def meta_requested_day(context: Mapping[str, Any]) -> tuple[dt.date | None, str]:
-    """The one platform day a Meta total_value request covered (``since``), or None and why not."""
+    """The one platform day a Meta total_value request covered, or None and why not.
+
+    The connector records ``since`` and ``until`` as the first and last platform day of the
+    request, inclusive: a one-day request has ``since == until``.
+    """
     since, until = _context_day(context.get("since")), _context_day(context.get("until"))
     if since is None:
         return None, "no readable 'since' in the request context"
-    if until is not None and until - since != dt.timedelta(days=1):
+    if until is not None and until != since:
         return None, f"window {since}..{until} is not one day"
     return since, ""
 

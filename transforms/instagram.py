@@ -7,6 +7,8 @@ Streams (``meta["stream"]``) and what they feed:
 * ``media``: ``/media`` pages, insights nested or not -> ``content`` and
   ``content_metrics_daily`` (lifetime counters at fetch time, snapshot_date as above).
 * ``media_insights``: one media's ``/insights`` (context ``media_id``) -> fills NULL metrics.
+* ``media_insights_multi``: a multi-id lookup ``/?ids=...&fields=insights.metric(...)``, a body
+  keyed by media id -> fills NULL metrics exactly like ``media_insights``.
 * ``account_insights``: daily ``reach`` (time_series) and ``views`` (total_value) ->
   ``channel_metrics_daily`` keyed by the Meta *platform day* (a US Pacific day), which is not
   the channel's local day and cannot be re-cut into one.
@@ -45,7 +47,7 @@ from transforms.common import (
 from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, conform
 
 PLATFORM = "instagram"
-STREAMS = ("account", "media", "media_insights", "account_insights")
+STREAMS = ("account", "media", "media_insights", "media_insights_multi", "account_insights")
 CONTENT_METRICS = METRIC_COLUMNS["content_metrics_daily"]
 # Media insight name -> column; likes/comments back up the like_count/comments_count fields.
 MEDIA_INSIGHTS = {
@@ -88,6 +90,7 @@ _ACCOUNT = {
     "following": pl.Int64(),
     "posts_count": pl.Int64(),
 }
+_LOOKUP = {RESP: pl.Int64(), "content_id": pl.Utf8(), "name": pl.Utf8(), "value": pl.Int64()}
 _DAILY = {RESP: pl.Int64(), "end_time": pl.Utf8(), "day": pl.Date(), "views": pl.Int64(), "reach": pl.Int64()}
 
 
@@ -100,7 +103,10 @@ def transform_instagram(responses: Iterable[StoredResponse], channel: ChannelRef
     problems = _unhandled_streams(streams)
     account = _account(streams.get("account", []), channel, problems).join(prov, on=RESP)
     media = _media(streams.get("media", []), prov, channel, problems)
-    insights = _media_insights(streams.get("media_insights", []), prov, problems)
+    insights = pl.concat([
+        _media_insights(streams.get("media_insights", []), prov, problems),
+        _media_lookups(streams.get("media_insights_multi", []), prov, problems),
+    ])
     daily = _account_insights(streams.get("account_insights", []), prov, problems)
     frames = {
         "channel": _channel(account, channel),
@@ -242,6 +248,50 @@ def _media_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[st
         .join(prov, on=RESP)
         .select("content_id", "metric", "value", RESP, *PROVENANCE_COLUMNS)
     )
+
+
+def _media_lookups(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
+    """Multi-id lookup responses, long like ``_media_insights``: content_id, metric, value, provenance."""
+    rows = [row for number, response in pages for row in _lookup_rows(number, response, problems)]
+    return (
+        pl.DataFrame(rows, schema=_LOOKUP)
+        .with_columns(
+            metric=pl.col("name").replace_strict(MEDIA_INSIGHTS, default=None, return_dtype=pl.Utf8())
+        )
+        .drop_nulls(["metric", "value"])
+        .join(prov, on=RESP)
+        .select("content_id", "metric", "value", RESP, *PROVENANCE_COLUMNS)
+    )
+
+
+def _lookup_rows(number: int, response: StoredResponse, problems: list[str]) -> list[dict[str, Any]]:
+    """One row per insight value of a body keyed by media id (``{"<id>": {"insights": {"data": [...]}}}``)."""
+    body, error = decode_json(response)
+    if error is None and not isinstance(body, dict):
+        error = problem(response, "media_insights_multi body is not an object keyed by media id")
+    if error is not None:
+        problems.append(error)
+        return []
+    rows: list[dict[str, Any]] = []
+    for key, node in body.items():
+        insights = node.get("insights") if isinstance(node, dict) else None
+        data = insights.get("data") if isinstance(insights, dict) else None
+        if not isinstance(data, list):
+            problems.append(problem(response, f"media {key} without insights.data"))
+            continue
+        rows += [
+            {RESP: number, "content_id": str(key), "name": _text(i.get("name")), "value": _first_value(i)}
+            for i in data
+            if isinstance(i, dict)
+        ]
+    return rows
+
+
+def _first_value(item: dict[str, Any]) -> int | None:
+    """The integer value of a lifetime insight item (``values[0].value``), or None."""
+    values = item.get("values")
+    first = values[0] if isinstance(values, list) and values else None
+    return as_int(first.get("value")) if isinstance(first, dict) else None
 
 
 def _insight_fill(insights: pl.DataFrame) -> pl.DataFrame:
