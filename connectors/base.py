@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -28,3 +31,29 @@ class RawResponse:
     elapsed_ms: float = 0.0
     attempt: int = 1
     context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """Everything a connector factory needs, resolved at the edge by the pipeline.
+
+    ``token`` and ``secrets`` hold resolved secret values (from environment variables or
+    Prefect Secret blocks); connectors must pass them to the redaction helper and never log
+    them. ``secrets`` maps a settings field name (e.g. ``client_secret_env``) to its value.
+    ``state_dir`` is where a connector may keep state between runs, such as rotated OAuth
+    tokens: inside the data directory but outside the raw zone.
+    """
+
+    account_id: str
+    handle: str
+    base_url: str
+    api_version: str | None
+    token: str | None
+    token_label: str
+    sink: Callable[[RawResponse], None] | None
+    policy: Any
+    timeout: float
+    settings: Any  # socmed.config.PlatformSettings
+    channel: Any  # socmed.config.ChannelSettings
+    secrets: dict[str, str] = field(default_factory=dict)
+    state_dir: Path | None = None

@@ -11,17 +11,19 @@ import datetime as dt
 import functools
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
 
+from connectors.base import ConnectorContext, RawResponse
 from connectors.errors import ConnectorError
 from connectors.http import RetryPolicy
-from socmed.config import ChannelSettings, Settings, resolve_token
+from socmed.config import ChannelSettings, Settings, TokenSource, resolve_token
 from socmed.incremental import SyncPoint, Window, backfill_window, incremental_window
-from socmed.platforms import get_platform
+from socmed.platforms import get_platform, secret_fields
 from socmed.rawzone import RawWriter, StoredResponse, read_run
 from transforms.common import ChannelRef, TransformResult
 from transforms.parquet import write_tables
@@ -87,13 +89,44 @@ class FetchOutcome:
     window: Window
 
 
+def connector_context(
+    settings: Settings,
+    channel: ChannelSettings,
+    sink: Callable[[RawResponse], None],
+) -> ConnectorContext:
+    """Resolve the channel's settings and secrets into what its connector factory needs."""
+    plat = settings.platform(channel.platform)
+    where = f"{settings.source}: channel {channel.key}"
+    source = settings.token_source(channel)
+    token = None
+    if source.token_env or source.token_block:
+        token = resolve_token(source, where).get_secret_value()
+    extra = {}
+    for name in secret_fields(channel.platform):
+        env = getattr(plat, name)
+        if env:
+            extra[name] = resolve_token(TokenSource(token_env=env), where).get_secret_value()
+    return ConnectorContext(
+        account_id=channel.account_id,
+        handle=channel.handle,
+        base_url=channel.base_url or plat.base_url or "",
+        api_version=plat.api_version,
+        token=token,
+        token_label=source.describe(),
+        sink=sink,
+        policy=RetryPolicy(max_attempts=plat.max_attempts, max_wait=plat.max_wait_seconds),
+        timeout=plat.timeout_seconds,
+        settings=plat,
+        channel=channel,
+        secrets=extra,
+        state_dir=settings.pipeline.data_dir / "state" / channel.platform / channel.account_id,
+    )
+
+
 def fetch(
     settings: Settings, channel: ChannelSettings, run_id: str, window: Window, now: dt.datetime
 ) -> FetchOutcome:
     """Fetch one channel's window, landing every response in the raw zone."""
-    plat = settings.platform(channel.platform)
-    source = settings.token_source(channel)
-    token = resolve_token(source, f"{settings.source}: channel {channel.key}")
     writer = RawWriter(
         settings.pipeline.data_dir,
         channel.platform,
@@ -102,16 +135,7 @@ def fetch(
         now.astimezone(dt.UTC).date(),
     )
     platform = get_platform(channel.platform)
-    connector = platform.open_connector(
-        base_url=plat.base_url,
-        api_version=plat.api_version,
-        token=token.get_secret_value(),
-        token_label=source.describe(),
-        account_id=channel.account_id,
-        sink=writer.write,
-        policy=RetryPolicy(max_attempts=plat.max_attempts, max_wait=plat.max_wait_seconds),
-        timeout=plat.timeout_seconds,
-    )
+    connector = platform.open_connector(connector_context(settings, channel, writer.land))
     error = None
     try:
         for _ in connector.fetch_all(platform.make_window(window)):

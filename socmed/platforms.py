@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.base import RawResponse
+from connectors.base import ConnectorContext, RawResponse
 from socmed.incremental import Window
 from socmed.rawzone import StoredResponse
 from transforms.common import ChannelRef, TransformResult
@@ -35,7 +35,7 @@ class Platform:
     """How to fetch and transform one platform."""
 
     name: str
-    open_connector: Callable[..., Connector]
+    open_connector: Callable[[ConnectorContext], Connector]
     make_window: Callable[[Window], Any]
     transform: Callable[[Iterable[StoredResponse], ChannelRef], TransformResult]
 
@@ -47,6 +47,8 @@ class PlatformInfo:
     factory: Callable[[], Platform]
     defaults: dict[str, str] = field(default_factory=dict)
     needs_token: bool = True
+    # PlatformSettings fields naming further secrets (environment variables) the connector needs
+    secret_fields: tuple[str, ...] = ()
 
 
 def _instagram() -> Platform:
@@ -56,13 +58,23 @@ def _instagram() -> Platform:
     def window(w: Window) -> FetchWindow:
         return FetchWindow(w.media_since, w.media_until, w.insights_since, w.insights_until)
 
-    return Platform("instagram", open_instagram, window, transform_instagram)
+    def connect(ctx: ConnectorContext) -> Connector:
+        return open_instagram(
+            base_url=ctx.base_url,
+            api_version=ctx.api_version or "v24.0",
+            token=ctx.token or "",
+            token_label=ctx.token_label,
+            account_id=ctx.account_id,
+            sink=ctx.sink,
+            policy=ctx.policy,
+            timeout=ctx.timeout,
+        )
+
+    return Platform("instagram", connect, window, transform_instagram)
 
 
 REGISTRY: dict[str, PlatformInfo] = {
-    "instagram": PlatformInfo(
-        _instagram, {"base_url": "https://graph.facebook.com", "api_version": "v24.0"}
-    ),
+    "instagram": PlatformInfo(_instagram, {"base_url": "https://graph.facebook.com", "api_version": "v24.0"}),
 }
 
 
@@ -74,6 +86,11 @@ def platform_names() -> tuple[str, ...]:
 def platform_defaults(name: str) -> dict[str, str]:
     """Default settings (base URL, API version) of a platform."""
     return REGISTRY[name].defaults if name in REGISTRY else {}
+
+
+def secret_fields(name: str) -> tuple[str, ...]:
+    """Settings fields whose environment variables hold further secrets of this platform."""
+    return REGISTRY[name].secret_fields if name in REGISTRY else ()
 
 
 def needs_token(name: str) -> bool:

@@ -67,6 +67,10 @@ class RawWriter:
         self._seq = 0
         self.files: list[str] = []
 
+    def land(self, response: RawResponse) -> None:
+        """Land one response (the sink connectors hand every response to)."""
+        self.write(response)
+
     def write(self, response: RawResponse) -> StoredResponse:
         """Land one response and return it as stored."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
