@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# Benchmark-only dependencies (dlt), outside the core lock; the tests' 10k smoke run uses them.
+BENCH_STAMP := $(VENV)/.bench-$(shell cat requirements-bench.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-fast lint lock clean
+.PHONY: install demo test test-fast lint lock clean bench bench-2m bench-install
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "socmed-pipeline needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -22,7 +24,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/socmed demo
 
-test: $(STAMP)
+test: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
@@ -39,5 +41,20 @@ lock:
 	.lockenv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 	rm -rf .lockenv
 
+# The throughput and memory benchmark (docs/performance.md): every contender on the same seeded
+# raw zone, side by side into PostgreSQL on 127.0.0.1:5432. BENCH_ARGS passes extra options.
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	rm -f $(VENV)/.bench-*
+	touch $(BENCH_STAMP)
+
+bench-install: $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --size 200k $(BENCH_ARGS)
+
+bench-2m: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --size 2m $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache
+	rm -rf $(VENV) demo-data .pytest_cache bench-data

@@ -43,9 +43,11 @@ from connectors.errors import (
     UnsupportedMetric,
 )
 from connectors.paging import Paginator, json_body
-from socmed.redact import redact, redact_bytes
+from socmed.redact import RedactingFilter, redact, redact_bytes
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO; a query-string credential (Google's key=) must not reach logs
+logging.getLogger("httpx").addFilter(RedactingFilter())
 
 Sink = Callable[[RawResponse], None]
 TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError,
@@ -94,6 +96,9 @@ class Rules:
     platform: str
     classify: Callable[[httpx.Response], Verdict]
     usage: Callable[[httpx.Headers], float | None] = lambda _headers: None  # no usage headers
+    # seconds until the platform's rate-limit window resets, when a response says none is left
+    exhausted: Callable[[httpx.Headers], float | None] = lambda _headers: None
+    headers: tuple[str, ...] = ()  # response headers kept in the landed context (X-WP-Total)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,9 @@ class Call:
     stream: str
     params: Mapping[str, str] = field(default_factory=dict)
     context: Mapping[str, str] = field(default_factory=dict)
+    parse: Callable[[httpx.Response], Any] = json_body  # a 2xx body -> Page.data (XML feeds differ)
+    method: str = "GET"
+    json: Mapping[str, Any] | None = None  # a JSON request body (TikTok's POST reads)
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,12 @@ class Page:
     raw: RawResponse
     data: Any
     response: httpx.Response
+
+
+def _paged(call: Call, paging: Mapping[str, str], body: Mapping[str, Any] | None) -> Call:
+    """A call with a paginator's query parameters and JSON body fields merged in."""
+    json = {**(call.json or {}), **body} if body else call.json
+    return replace(call, params={**call.params, **paging}, json=json)
 
 
 def _gave_up(error: ConnectorError, attempts: int, delay: float) -> ConnectorError:
@@ -175,8 +189,9 @@ class ApiClient:
         return redact(text, self.secrets)
 
     def get(self, call: Call) -> Page:
-        """Send one GET, retrying as the platform's rules and the policy allow."""
-        request = self.client.build_request("GET", call.path, params=dict(call.params))
+        """Send one request (a GET unless ``call.method`` says otherwise), retrying as allowed."""
+        request = self.client.build_request(call.method, call.path, params=dict(call.params),
+                                            json=call.json)
         waited = 0.0
         for attempt in range(1, self.policy.max_attempts + 1):
             self._throttle()
@@ -200,7 +215,7 @@ class ApiClient:
     def paginate(self, paginator: Paginator, call: Call, *fallbacks: Call) -> Iterator[Page]:
         """Yield every page of a listing; on UnsupportedMetric retry that page with fallbacks."""
         while not paginator.finished:
-            page = self._first_accepted(paginator.params(), (call, *fallbacks))
+            page = self._first_accepted(paginator.params(), (call, *fallbacks), paginator.body())
             yield page
             try:
                 paginator.update(page.response)
@@ -208,36 +223,49 @@ class ApiClient:
                 exc.stream = exc.stream or page.raw.stream
                 raise
 
-    def _first_accepted(self, paging: dict[str, str], calls: Sequence[Call]) -> Page:
-        """Fetch one page with the first call the API accepts (same paging params)."""
+    def _first_accepted(self, paging: dict[str, str], calls: Sequence[Call],
+                        body: Mapping[str, Any] | None = None) -> Page:
+        """Fetch one page with the first call the API accepts (same paging params and body)."""
         for call in calls[:-1]:
             try:
-                return self.get(replace(call, params={**call.params, **paging}))
+                return self.get(_paged(call, paging, body))
             except UnsupportedMetric as exc:
                 log.info("%s; refetching the page with fewer metrics", exc)
-        last = calls[-1]
-        return self.get(replace(last, params={**last.params, **paging}))
+        return self.get(_paged(calls[-1], paging, body))
+
+    def record(self, response: httpx.Response, stream: str) -> RawResponse:
+        """Count and land a response an auth flow received on its own (a token refresh)."""
+        self.requests[stream] += 1
+        url = self.redact(str(response.request.url))
+        return self._land(response, Call(response.request.url.path, stream), 1, url)
+
+
+    def add_secrets(self, *values: str) -> None:
+        """Redact further known secrets from now on (tokens obtained during the run)."""
+        self.secrets = (*self.secrets, *(v for v in values if v))
 
     def _attempt(self, request: httpx.Request, call: Call,
                  attempt: int) -> tuple[Verdict, Page | None]:
         """Send once; land the response; classify it."""
-        self.requests[call.stream] += 1
         url = self.redact(str(request.url))
         try:
             response = self.client.send(request)
         except TRANSPORT_ERRORS as exc:
+            self.requests[call.stream] += 1
             reason = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             return Verdict(RetriesExhausted(reason, url=url, stream=call.stream), retry=True), None
+        self.requests[call.stream] += 1  # not when an auth flow gave up (it counts what it sent)
         raw = self._land(response, call, attempt, url)
         safe = httpx.Response(response.status_code, headers=response.headers, content=raw.body,
-                              request=httpx.Request("GET", url))
-        self._pause = self.policy.usage_pause(self.rules.usage(response.headers))
+                              request=httpx.Request(request.method, url))
+        self._pause = max(self.policy.usage_pause(self.rules.usage(response.headers)),
+                          min(self.rules.exhausted(response.headers) or 0.0, self.policy.max_wait))
         verdict = self.rules.classify(safe)
         if verdict.error is not None:
             verdict.error.url = verdict.error.url or url
             return verdict, Page(raw, None, safe)
         try:
-            return ACCEPT, Page(raw, json_body(safe), safe)
+            return ACCEPT, Page(raw, call.parse(safe), safe)
         except ConnectorError as exc:  # a 2xx that is not JSON; the body has landed already
             return Verdict(exc), Page(raw, None, safe)
 
@@ -248,7 +276,8 @@ class ApiClient:
             method=response.request.method, url=url, status=response.status_code,
             fetched_at=dt.datetime.now(dt.UTC), body=redact_bytes(response.content, self.secrets),
             elapsed_ms=_elapsed_ms(response), attempt=attempt,
-            context=dict(call.context))
+            context={**call.context, **{h.lower(): response.headers[h] for h in self.rules.headers
+                                        if h in response.headers}})
         if self.sink is not None:
             self.sink(raw)
         return raw

@@ -13,7 +13,12 @@ Streams and the ``context`` each RawResponse carries (the transform relies on bo
 * ``account_insights``: ``GET /{id}/insights``; context ``{"metric_type", "period": "day",
   "since", "until"}`` where since/until are the first and last platform (US Pacific) day
   covered, inclusive. ``time_series`` calls cover up to 30 days each; ``total_value``
-  calls cover exactly one day (since == until).
+  calls cover exactly one day (since == until). The API keeps only the last 30 days: older
+  days are left out and named in ``problems`` (``FetchWindow.today`` dates the limit).
+* ``stories`` (only when ``FetchWindow.streams`` names it): ``GET /{id}/stories``, the
+  stories of the last 24 hours; then ``story_insights``: one ``GET /{story-id}/insights`` per
+  story, context ``{"media_id": "<story id>"}``. A story seen by fewer than five accounts
+  answers code 10 "Not enough viewers": its metrics stay NULL (listed in ``skipped``).
 
 A lookup fails as a whole (code 100) when one of its media does not support ``views`` or no
 longer exists; such a chunk is split in halves down to single ids, and a single id's
@@ -21,7 +26,7 @@ rejection leaves that media's ``views`` NULL (listed in ``skipped``).
 
 Requests for N media: 1 + ceil(N/100) + time-series windows + insight days, plus, for each
 page holding media without ``views``, one refetch and ceil(k/50) lookups for its k items that
-have it (and two more per split chunk when a lookup is rejected).
+have it (and two more per split chunk when a lookup is rejected). Stories: 1 + one per story.
 """
 
 from __future__ import annotations
@@ -34,14 +39,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from connectors.base import RawResponse
-from connectors.errors import MalformedResponse, RequestRejected, StreamError
+from connectors.errors import MalformedResponse, RequestRejected, StreamError, UnsupportedMetric
 from connectors.http import ApiClient, Call, Page, RetryPolicy, Sink
-from connectors.meta import GraphTokenAuth, day_start, day_windows, graph_rules
+from connectors.meta import day_start, day_windows, graph_api, retained
 from connectors.paging import GraphCursor
-from socmed import __version__
 
 PLATFORM = "instagram"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -60,6 +62,11 @@ MAX_IDS = 50  # per multi-id lookup: "(#100) Too many IDs. Maximum: 50"
 TIME_SERIES_METRICS = "reach,follower_count"
 TOTAL_VALUE_METRICS = "views,accounts_engaged,total_interactions"
 MAX_INSIGHTS_SECONDS = 30 * 86_400  # "(#100) There cannot be more than 30 days ..."
+INSIGHTS_KEPT_DAYS = 30  # account insights older than this are refused
+STORY_FIELDS = "id,media_type,media_product_type,timestamp,permalink,shortcode"
+STORY_METRICS = "views,reach,replies,shares,total_interactions,navigation"
+STORY_CORE_METRICS = "views,reach,replies,shares"  # the ones the transform maps
+FEED_STREAMS = frozenset({"account", "media", "account_insights"})  # a run's default
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ class FetchWindow:
     media_until: dt.datetime | None
     insights_since: dt.date  # account insights days [since, until], inclusive
     insights_until: dt.date
+    today: dt.date | None = None  # the current platform day, for the API's 30-day limit
+    streams: frozenset[str] = FEED_STREAMS  # the account snapshot always runs
+
+    def wants(self, stream: str) -> bool:
+        """Whether this run fetches a stream."""
+        return stream == "account" or stream in self.streams
 
 
 class InstagramConnector:
@@ -117,8 +130,22 @@ class InstagramConnector:
             if page.raw.context["insights"] == "safe":
                 yield from self._media_views(page)
 
-    def iter_account_insights(self, since: dt.date, until: dt.date) -> Iterator[RawResponse]:
+    def iter_stories(self) -> Iterator[RawResponse]:
+        """The live stories (last 24 h), then each story's insights."""
+        call = Call(f"{self.account_id}/stories", "stories",
+                    {"fields": STORY_FIELDS, "limit": str(PAGE_SIZE)})
+        for page in self.api.paginate(GraphCursor(), call):
+            yield page.raw
+            for item in _items(page):
+                yield from self._story_insights(str(item["id"]))
+
+    def iter_account_insights(self, since: dt.date, until: dt.date,
+                              today: dt.date | None = None) -> Iterator[RawResponse]:
         """Daily time series in windows of at most 30 days, then one total_value call a day."""
+        since, note = retained(since, until, today, INSIGHTS_KEPT_DAYS, "account insights",
+                               "Instagram keeps about 30 days")
+        if note:
+            self.problems.append(note)
         for first, last in day_windows(since, until, MAX_INSIGHTS_SECONDS):
             yield self._account_insights("time_series", TIME_SERIES_METRICS, first, last)
         day = since
@@ -131,10 +158,13 @@ class InstagramConnector:
         streams: list[tuple[str, Callable[[], Iterator[RawResponse]]]] = [
             ("account", self.iter_account),
             ("media", lambda: self.iter_media(window.media_since, window.media_until)),
+            ("stories", self.iter_stories),
             ("account_insights", lambda: self.iter_account_insights(
-                window.insights_since, window.insights_until)),
+                window.insights_since, window.insights_until, window.today)),
         ]
         for name, stream in streams:
+            if not window.wants(name):
+                continue
             try:
                 yield from stream()
             except StreamError as exc:
@@ -166,6 +196,26 @@ class InstagramConnector:
                    "until": last.isoformat()}
         call = Call(f"{self.account_id}/insights", "account_insights", params, context)
         return self.api.get(call).raw
+
+    def _story_insights(self, story_id: str) -> Iterator[RawResponse]:
+        """One story's insights; none (NULL metrics) when the API has none for it."""
+        try:
+            yield self._story_insights_call(story_id, STORY_METRICS)
+        except RequestRejected as exc:  # code 10 "Not enough viewers", or the story expired
+            self.skipped.append(f"insights for story {story_id}: {exc.message}")
+        except MalformedResponse as exc:
+            self._problem(f"insights for story {story_id} not read", exc)
+
+    def _story_insights_call(self, story_id: str, metrics: str) -> RawResponse:
+        """One story insights request; the mapped metrics alone if one of the others is refused."""
+        call = Call(f"{story_id}/insights", "story_insights", {"metric": metrics},
+                    {"media_id": story_id})
+        try:
+            return self.api.get(call).raw
+        except UnsupportedMetric:
+            if metrics == STORY_CORE_METRICS:
+                raise
+            return self._story_insights_call(story_id, STORY_CORE_METRICS)
 
     def _media_views(self, page: Page) -> Iterator[RawResponse]:
         """``views`` of a page fetched without it, by multi-id lookups of at most 50 media."""
@@ -208,12 +258,7 @@ def open_instagram(*, base_url: str = DEFAULT_BASE_URL, api_version: str = DEFAU
                    policy: RetryPolicy | None = None, timeout: float = 30.0,
                    sleep: Callable[[float], None] = time.sleep) -> InstagramConnector:
     """Build the configured HTTP client and ApiClient, and the connector over them."""
-    client = httpx.Client(
-        base_url=f"{base_url.rstrip('/')}/{api_version.strip('/')}/",
-        auth=GraphTokenAuth(token),
-        headers={"User-Agent": f"socmed-pipeline/{__version__}", "Accept": "application/json"},
-        timeout=timeout,
-    )
-    api = ApiClient(client, graph_rules(PLATFORM, token_label), account=account_id,
-                    secrets=(token,), sink=sink, policy=policy, sleep=sleep)
+    api = graph_api(PLATFORM, base_url=base_url, api_version=api_version, token=token,
+                    token_label=token_label, account_id=account_id, sink=sink, policy=policy,
+                    timeout=timeout, sleep=sleep)
     return InstagramConnector(api, account_id)

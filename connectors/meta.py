@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Generator, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,13 +28,16 @@ from connectors.errors import (
     RetriesExhausted,
     UnsupportedMetric,
 )
-from connectors.http import ACCEPT, Rules, Verdict
+from connectors.http import ACCEPT, ApiClient, RetryPolicy, Rules, Sink, Verdict
+from socmed import __version__
 
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002, 341, 368})
 TRANSIENT_CODES = frozenset({1, 2})
 PLATFORM_TZ = ZoneInfo("America/Los_Angeles")  # Meta's daily insights are US Pacific days
 PERMISSION_CODES = frozenset({10, *range(200, 300)})
 INSIGHTS_UNAVAILABLE_SUBCODE = 2108006  # media from before the account went professional
+# Code 10 is a missing permission, except on stories seen by fewer than five accounts.
+NOT_ENOUGH_VIEWERS = "not enough viewers"
 USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage", "X-Page-Usage")
 USAGE_KEYS = ("call_count", "total_cputime", "total_time")
 UNSUPPORTED_METRIC_MARKERS = ("does not support the", "not supported", "no longer supported",
@@ -129,7 +133,7 @@ def _error_for(error: dict[str, Any], status: int) -> ConnectorError:
     text = str(error.get("message") or "no message")
     message = f"Meta error {code}{f'/{subcode}' if subcode else ''}: {text}"
     kwargs: dict[str, Any] = {"code": code, "subcode": subcode, "status": status}
-    if subcode == INSIGHTS_UNAVAILABLE_SUBCODE:
+    if subcode == INSIGHTS_UNAVAILABLE_SUBCODE or (code == 10 and NOT_ENOUGH_VIEWERS in text.lower()):
         return RequestRejected(message, **kwargs)
     if code in RATE_LIMIT_CODES:
         return RateLimited(message, **kwargs)
@@ -198,3 +202,31 @@ def day_windows(since: dt.date, until: dt.date, max_seconds: int) -> list[tuple[
         windows.append((start, end))
         start = end + dt.timedelta(days=1)
     return windows
+
+
+def graph_api(platform: str, *, base_url: str, api_version: str, token: str, token_label: str,
+              account_id: str, sink: Sink | None, policy: RetryPolicy | None, timeout: float,
+              sleep: Callable[[float], None] = time.sleep) -> ApiClient:
+    """The configured HTTP client of one Graph account (versioned base URL, bearer token)."""
+    client = httpx.Client(
+        base_url=f"{base_url.rstrip('/')}/{api_version.strip('/')}/",
+        auth=GraphTokenAuth(token),
+        headers={"User-Agent": f"socmed-pipeline/{__version__}", "Accept": "application/json"},
+        timeout=timeout,
+    )
+    return ApiClient(client, graph_rules(platform, token_label), account=account_id,
+                     secrets=(token,), sink=sink, policy=policy, sleep=sleep)
+
+
+def retained(since: dt.date, until: dt.date, today: dt.date | None, keep_days: int,
+             what: str, keeps: str) -> tuple[dt.date, str | None]:
+    """The first of platform days [since, until] the API still serves, and a note if any are lost.
+
+    The API serves the ``keep_days`` platform days before ``today`` (None: no limit known);
+    asking for older ones fails the whole call, so they are left out and named instead.
+    """
+    if today is None or since >= (first := today - dt.timedelta(days=keep_days)):
+        return since, None
+    lost = f"{since}..{min(until, first - dt.timedelta(days=1))}"
+    return first, (f"{what} before {first} are no longer available from the API ({keeps}); "
+                   f"{lost} not fetched")

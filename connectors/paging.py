@@ -11,6 +11,9 @@ tested with hand-built ``httpx.Response`` objects.
   absent (short and even empty pages may still have a next page); the next request is our
   own with ``after=<paging.cursors.after>``, never the ``next`` URL, which carries the token.
 * ``PageNumberPaginator``: numbered pages (WordPress ``page`` with ``X-WP-TotalPages``).
+* ``BodyCursor``: a cursor sent in the JSON body of a POST (TikTok ``video/list``: ``cursor``
+  from ``data.cursor`` while ``data.has_more``); it may be a number, and may start from a
+  value of the caller's (TikTok: a millisecond timestamp, "videos before this moment").
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ class Paginator(ABC):
     @abstractmethod
     def update(self, response: httpx.Response) -> None:
         """Advance the state from the page just received."""
+
+    def body(self) -> dict[str, Any]:
+        """JSON body fields that select the next page (none for query-string paging)."""
+        return {}
 
 
 class TokenPaginator(Paginator):
@@ -126,3 +133,42 @@ class PageNumberPaginator(Paginator):
             self.finished = True
             return
         self.page += 1
+
+
+class BodyCursor(Paginator):
+    """A cursor in the JSON request body, read back from the response while ``more`` is true."""
+
+    def __init__(self, field: str = "cursor", cursor_path: Sequence[str] = ("data", "cursor"),
+                 more_path: Sequence[str] = ("data", "has_more"), start: int | str | None = None) -> None:
+        super().__init__()
+        self.field = field
+        self.cursor_path = tuple(cursor_path)
+        self.more_path = tuple(more_path)
+        self.cursor = start
+        self._seen: set[int | str] = set()
+
+    def params(self) -> dict[str, str]:
+        """No query parameters: the cursor travels in the body."""
+        return {}
+
+    def body(self) -> dict[str, Any]:
+        """The cursor field, once there is a cursor."""
+        return {self.field: self.cursor} if self.cursor is not None else {}
+
+    def update(self, response: httpx.Response) -> None:
+        """Read the next cursor; raise RepeatedCursor if the API repeats one."""
+        body = json_body(response)
+        self.pages += 1
+        if dig(body, self.more_path) is not True:
+            self.finished = True
+            return
+        cursor = dig(body, self.cursor_path)
+        url = str(response.request.url)
+        if isinstance(cursor, bool) or not isinstance(cursor, int | str) or cursor == "":
+            raise MalformedResponse(f"a next page is announced without {'.'.join(self.cursor_path)}",
+                                    status=response.status_code, url=url)
+        if cursor in self._seen or cursor == self.cursor:
+            raise RepeatedCursor(f"cursor repeated after {self.pages} pages; paging stopped",
+                                 status=response.status_code, url=url)
+        self._seen.add(cursor)
+        self.cursor = cursor

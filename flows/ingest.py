@@ -3,7 +3,9 @@
 A channel's subflow is named ``<platform>/@<handle>/<date>`` and tagged with its platform
 and handle; it plans, fetches, transforms, validates and loads, then publishes a markdown
 artifact. One failing channel never stops the others: the parent runs every channel, then
-fails with the list of channels that failed and why.
+fails with the list of channels that failed and why. ``streams`` limits a run to some
+streams (the ``ingest-stories`` deployment fetches only Instagram stories, every two hours):
+only channels whose platform offers one of them run.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows.tasks import fetch_task, plan_task, process_run
+from flows.events import INLINE, announce_landing
+from flows.tasks import campaigns_task, fetch_task, plan_task, process_run
 from socmed import pipeline
 from socmed.config import ChannelSettings, ConfigError, Settings, load_settings, parse_date
+from socmed.platforms import platform_names, platform_streams
 from socmed.summary import ChannelReport, channel_markdown, summary_table
 
 
@@ -34,7 +38,8 @@ def _channel_run_name() -> str:
     since, until = params.get("since"), params.get("until")
     today = dt.datetime.now(dt.UTC).date().isoformat()
     span = f"{since}..{until or today}" if since else today
-    return f"{params['channel']}/{span}"
+    streams = params.get("streams")
+    return f"{params['channel']}/{span}" + (f"/{'+'.join(streams)}" if streams else "")
 
 
 def _artifact_key(channel: ChannelSettings) -> str:
@@ -51,18 +56,48 @@ def find_channel(settings: Settings, key: str) -> ChannelSettings:
     )
 
 
+def select_channels(
+    settings: Settings, channels: list[str] | None, platform: str | None
+) -> list[ChannelSettings]:
+    """The channels named, else the enabled channels (of one platform, if given)."""
+    if channels:
+        return [find_channel(settings, key) for key in channels]
+    if platform is not None and platform not in platform_names():
+        raise ConfigError(f"platform {platform!r}: unknown (supported: {', '.join(platform_names())})")
+    return [c for c in settings.channels if c.enabled and platform in (None, c.platform)]
+
+
+def offering(
+    settings: Settings, channels: list[ChannelSettings], streams: list[str]
+) -> list[ChannelSettings]:
+    """The channels whose platform offers one of the streams; a stream no platform offers is an error."""
+    offered = {stream for c in settings.channels for stream in platform_streams(c.platform)}
+    if unknown := sorted(set(streams) - offered):
+        raise ConfigError(
+            f"{settings.source}: streams {unknown}: no configured platform offers them "
+            f"(offered: {', '.join(sorted(offered)) or 'none'})"
+        )
+    return [c for c in channels if set(streams) & set(platform_streams(c.platform))]
+
+
 def _run_channel(
-    settings: Settings, channel: ChannelSettings, since: str | None, until: str | None
+    settings: Settings,
+    channel: ChannelSettings,
+    since: str | None,
+    until: str | None,
+    streams: list[str] | None = None,
 ) -> ChannelReport:
     now = dt.datetime.now(dt.UTC)
     run_id = pipeline.new_run_id(now)
     report = ChannelReport(channel.key, run_id, "failed")
+    own = tuple(s for s in streams or () if s in platform_streams(channel.platform))
     window, watermark = plan_task(
-        settings, channel, now, parse_date(since, "--since"), parse_date(until, "--until")
+        settings, channel, now, parse_date(since, "--since"), parse_date(until, "--until"), own
     )
     report.window = window
     fetched = fetch_task(settings, channel, run_id, window, now)
     report.fetch = fetched
+    announce_landing(settings, channel, fetched, INLINE)
     if fetched.error:
         report.errors.append(fetched.error)
     try:
@@ -84,12 +119,18 @@ def _run_channel(
 
 @flow(name="socmed-ingest-channel", flow_run_name=_channel_run_name, log_prints=False)
 def ingest_channel(
-    config_path: str, channel: str, since: str | None = None, until: str | None = None
+    config_path: str,
+    channel: str,
+    since: str | None = None,
+    until: str | None = None,
+    streams: list[str] | None = None,
 ) -> ChannelReport:
-    """Ingest one channel: plan, fetch, transform, validate, load, report."""
+    """Ingest one channel (only ``streams``, if given): plan, fetch, transform, validate, load, report."""
     settings = load_settings(config_path)
     target = find_channel(settings, channel)
-    report = _run_channel(settings, target, since, until)
+    if streams:
+        offering(settings, [target], streams)
+    report = _run_channel(settings, target, since, until, streams)
     create_markdown_artifact(
         channel_markdown(report, settings.pipeline.data_dir),
         key=_artifact_key(target),
@@ -109,8 +150,9 @@ def _ingest_run_name() -> str:
         if params.get("since")
         else dt.datetime.now(dt.UTC).date().isoformat()
     )
-    chosen = params.get("channels")
-    return f"ingest/{span}/" + (",".join(chosen) if chosen else "all-channels")
+    chosen, streams = params.get("channels"), params.get("streams")
+    name = f"ingest/{span}/" + (",".join(chosen) if chosen else params.get("platform") or "all-channels")
+    return name + (f"/{'+'.join(streams)}" if streams else "")
 
 
 @flow(name="socmed-ingest", flow_run_name=_ingest_run_name, log_prints=False)
@@ -119,25 +161,47 @@ def ingest(
     channels: list[str] | None = None,
     since: str | None = None,
     until: str | None = None,
+    streams: list[str] | None = None,
+    platform: str | None = None,
 ) -> list[ChannelReport]:
-    """Ingest every enabled channel (or the ones named), each in its own subflow run."""
+    """Ingest every enabled channel (or the ones named, or one platform's), each in its own subflow run.
+
+    ``streams`` limits the run to those streams, on the channels whose platform offers them.
+    """
     settings = load_settings(config_path)
     parse_date(since, "--since"), parse_date(until, "--until")
-    selected = (
-        [find_channel(settings, key) for key in channels]
-        if channels
-        else [c for c in settings.channels if c.enabled]
-    )
+    selected = select_channels(settings, channels, platform)
+    if streams:
+        selected = offering(settings, selected, streams)
     reports = []
     for channel in selected:
         with tags(channel.platform, f"@{channel.handle}"):
-            state = ingest_channel(config_path, channel.key, since, until, return_state=True)
+            state = ingest_channel(config_path, channel.key, since, until, streams, return_state=True)
         if state.is_completed():
             reports.append(state.result())
         else:
             reports.append(ChannelReport(channel.key, "-", "failed", errors=[state.message or "failed"]))
     get_run_logger().info("ingestion summary\n%s", summary_table(reports))
+    get_run_logger().info("campaign content: %s", campaigns_task(settings))
     failed = [r for r in reports if r.status == "failed"]
     if failed:
         raise RunFailed("; ".join(f"{r.channel}: {r.errors[0] if r.errors else 'failed'}" for r in failed))
     return reports
+
+
+def _backfill_run_name() -> str:
+    params = flow_run.parameters
+    who = ",".join(params.get("channels") or []) or params.get("platform") or "all-channels"
+    return f"backfill/{params['since']}..{params.get('until') or 'today'}/{who}"
+
+
+@flow(name="socmed-backfill", flow_run_name=_backfill_run_name, log_prints=False)
+def backfill(
+    since: str,
+    until: str | None = None,
+    channels: list[str] | None = None,
+    platform: str | None = None,
+    config_path: str = "socmed.toml",
+) -> list[ChannelReport]:
+    """Re-read posts published from ``since`` to ``until`` (YYYY-MM-DD) for some or all channels."""
+    return ingest.fn(config_path=config_path, channels=channels, since=since, until=until, platform=platform)

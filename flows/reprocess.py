@@ -1,30 +1,25 @@
 """Reprocessing: rebuild Parquet and the warehouse from the raw landing zone, no API call.
 
 Raw runs are replayed oldest first, each under its original run id, so provenance still
-points at the fetch that produced the data and the newest observation wins. Sync state is
-left alone: only a fetch moves it.
+points at the fetch that produced the data and the newest observation wins. They stream in
+bounded batches (``socmed.batches``): one task per batch, never one per run or record, and
+never a whole run or raw zone in memory. Sync state is left alone: only a fetch moves it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from flows.tasks import process_run
-from socmed.config import ChannelSettings, Settings, load_settings, parse_date
+from flows.tasks import campaigns_task, load_batch_task, prepare_batch_task
+from socmed.batches import DEFAULT_BATCH_BYTES, Batch, PreparedBatch, channel_for, plan_batches
+from socmed.config import Settings, load_settings, parse_date
 from socmed.rawzone import list_runs
 from socmed.summary import ChannelReport, summary_table
+from validation.validate import ValidationThresholdExceeded
 
-
-def _channel_for(settings: Settings, platform: str, account: str) -> ChannelSettings:
-    for channel in settings.channels:
-        if channel.platform == platform and channel.account_id == account:
-            return channel
-    # raw data of a channel no longer configured: keep it, with default settings
-    return ChannelSettings(platform=platform, handle=account, account_id=account)
+MIB = 1024 * 1024
 
 
 def _reprocess_run_name() -> str:
@@ -33,35 +28,76 @@ def _reprocess_run_name() -> str:
     return f"reprocess/{params.get('platform') or 'all-platforms'}/{span}"
 
 
+def _loaded(settings: Settings, batch: Batch, future: PrefectFuture[PreparedBatch]) -> list[ChannelReport]:
+    """The reports of a batch once its load finished (or failed)."""
+    try:
+        prepared = future.result()
+    except Exception as exc:
+        return _batch_reports(settings, batch, None, f"{type(exc).__name__}: {exc}")
+    return _batch_reports(settings, batch, prepared, None)
+
+
+def _batch_reports(
+    settings: Settings, batch: Batch, prepared: PreparedBatch | None, error: str | None
+) -> list[ChannelReport]:
+    """One report per slice: its outcome, or the error that stopped its batch or its load."""
+    reports = []
+    for index, piece in enumerate(batch.slices):
+        meta = piece.metas[0]
+        channel = channel_for(settings, str(meta["platform"]), str(meta["account"]))
+        report = ChannelReport(channel.key, piece.run_id, "succeeded")
+        if prepared is not None:
+            report.process = prepared.outcomes[index]
+            if prepared.errors[index] is not None:
+                report.errors.append(f"{ValidationThresholdExceeded.__name__}: {prepared.errors[index]}")
+        if error is not None:
+            report.errors.append(error)
+        report.status = "failed" if report.errors else "succeeded"
+        reports.append(report)
+    return reports
+
+
+def stage_seconds(reports: list[ChannelReport]) -> dict[str, float]:
+    """Seconds per stage over the reports (read, transform, parquet, validate, load)."""
+    totals: dict[str, float] = {}
+    for report in reports:
+        for stage, seconds in (report.process.seconds if report.process else {}).items():
+            totals[stage] = totals.get(stage, 0.0) + seconds
+    return {stage: round(seconds, 2) for stage, seconds in totals.items()}
+
+
 @flow(name="socmed-reprocess", flow_run_name=_reprocess_run_name, log_prints=False)
 def reprocess(
     config_path: str = "socmed.toml",
     platform: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    batch_mb: int = DEFAULT_BATCH_BYTES // MIB,
 ) -> list[ChannelReport]:
-    """Replay raw runs (optionally one platform, fetch dates since/until) into the warehouse."""
+    """Replay raw runs (optionally one platform, fetch dates since/until) into the warehouse.
+
+    Runs stream in batches of about ``batch_mb`` MiB of response bodies: one task prepares a
+    batch (transform, Parquet, validation) while the previous batch loads in another.
+    """
     settings = load_settings(config_path)
     data_dir = settings.pipeline.data_dir
     runs = list_runs(data_dir, platform, None, parse_date(since, "--since"), parse_date(until, "--until"))
-    reports = []
-    for run_dir in runs:
-        meta = json.loads(next(iter(sorted(run_dir.glob("*.meta.json")))).read_text())
-        channel = _channel_for(settings, meta["platform"], meta["account"])
-        fetched_at = dt.datetime.fromisoformat(meta["fetched_at"])
-        report = ChannelReport(channel.key, meta["run_id"], "succeeded")
+    flow_run_id = str(flow_run.id) if flow_run.id else None
+    url = settings.warehouse_url()
+    reports: list[ChannelReport] = []
+    loading: tuple[Batch, PrefectFuture[PreparedBatch]] | None = None
+    for batch in plan_batches(runs, batch_mb * MIB):
         try:
-            report.process = process_run(
-                settings,
-                channel,
-                run_dir,
-                meta["run_id"],
-                fetched_at,
-                str(flow_run.id) if flow_run.id else None,
-            )
+            prepared = prepare_batch_task(settings, batch, flow_run_id)
         except Exception as exc:
-            report.status = "failed"
-            report.errors.append(f"{type(exc).__name__}: {exc}")
-        reports.append(report)
+            reports += _batch_reports(settings, batch, None, f"{type(exc).__name__}: {exc}")
+            continue
+        if loading is not None:
+            reports += _loaded(settings, *loading)
+        loading = (batch, load_batch_task.submit(url, prepared))
+    if loading is not None:
+        reports += _loaded(settings, *loading)
     get_run_logger().info("reprocessed %d raw runs\n%s", len(reports), summary_table(reports))
+    get_run_logger().info("seconds per stage: %s", stage_seconds(reports))
+    get_run_logger().info("campaign content: %s", campaigns_task(settings))
     return reports

@@ -16,11 +16,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
-from socmed import pipeline
+from flows.events import announce_load, announce_validation
+from socmed import batches, pipeline
+from socmed.automations import fetch_slot
+from socmed.batches import Batch, PreparedBatch
 from socmed.config import ChannelSettings, Settings
 from socmed.incremental import Window
 from socmed.pipeline import FetchOutcome, ProcessOutcome
 from validation.validate import ValidationResult, ValidationThresholdExceeded
+from warehouse.campaigns import refresh_campaigns
 from warehouse.load import AuditInfo, LoadResult, SyncUpdate, record_failed_load
 
 
@@ -42,18 +46,20 @@ def plan_task(
     now: dt.datetime,
     since: dt.date | None,
     until: dt.date | None,
+    streams: tuple[str, ...] = (),
 ) -> tuple[Window, dt.datetime | None]:
-    """Decide the window from the sync state (or the backfill dates)."""
+    """Decide the window from the sync state (or the backfill dates), limited to ``streams``."""
     engine = pipeline.warehouse(settings.warehouse_url())
-    return pipeline.plan(settings, channel, engine, now, since, until)
+    return pipeline.plan(settings, channel, engine, now, since, until, streams)
 
 
 @task(name="fetch", cache_policy=NO_CACHE)
 def fetch_task(
     settings: Settings, channel: ChannelSettings, run_id: str, window: Window, now: dt.datetime
 ) -> FetchOutcome:
-    """Fetch from the API into the raw zone."""
-    return pipeline.fetch(settings, channel, run_id, window, now)
+    """Fetch from the API into the raw zone, holding a slot of the platform's concurrency limit."""
+    with fetch_slot(channel.platform):
+        return pipeline.fetch(settings, channel, run_id, window, now)
 
 
 @task(name="transform", cache_policy=NO_CACHE)
@@ -88,6 +94,25 @@ def load_task(
     return pipeline.load(pipeline.warehouse(url), results, audit, sync)
 
 
+@task(name="prepare-batch", cache_policy=NO_CACHE)
+def prepare_batch_task(settings: Settings, batch: Batch, flow_run_id: str | None) -> PreparedBatch:
+    """Raw zone -> frames -> Parquet for each run of a reprocessing batch; one validation."""
+    return batches.prepare_batch(settings, batch, flow_run_id)
+
+
+@task(
+    name="load-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=_transient_db_error,
+)
+def load_batch_task(url: str, prepared: PreparedBatch) -> PreparedBatch:
+    """Upsert a reprocessing batch in one transaction, one audit row per run."""
+    batches.load_prepared(pipeline.warehouse(url), prepared)
+    return prepared
+
+
 def process_run(
     settings: Settings,
     channel: ChannelSettings,
@@ -101,6 +126,7 @@ def process_run(
     """Transform, validate and load one raw run; sync state moves only after a fetch."""
     frames, problems, parquet, raw_files = transform_task(settings, channel, run_dir, run_id)
     results, quarantine = validate_task(settings, frames, run_id, now)
+    announce_validation(channel, run_id, results, settings.pipeline.max_failure_share)
     out = ProcessOutcome(run_id, problems=problems, parquet_files=parquet, quarantine_files=quarantine)
     out.rows_in = {t: r.rows_in for t, r in results.items()}
     out.quarantined = {t: r.quarantined.height for t, r in results.items()}
@@ -127,7 +153,14 @@ def process_run(
         else []
     )
     loaded = load_task(url, results, audit, sync)
+    announce_load(channel, run_id, loaded)
     out.load_id = loaded.load_id
     out.loaded = {t: c.get("loaded", 0) for t, c in loaded.table_counts.items()}
     out.changed = {t: c.get("inserted", 0) + c.get("updated", 0) for t, c in loaded.table_counts.items()}
     return out
+
+
+@task(name="campaigns", cache_policy=NO_CACHE)
+def campaigns_task(settings: Settings) -> dict[str, int]:
+    """Upsert the configured campaigns and recompute their content (matches per campaign)."""
+    return refresh_campaigns(pipeline.warehouse(settings.warehouse_url()), list(settings.campaigns))

@@ -7,11 +7,13 @@ import binascii
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from sandbox.data import Media, SandboxData, platform_days
+from sandbox.base import Reply, Request
+from sandbox.data import PACIFIC, Media, SandboxData, platform_days
+from sandbox.pages import MAX_PAGE_WINDOW, PageData, page_insights, page_node, post_insights, post_values
+from sandbox.stories import StoryData, story_fields, story_insights
 from sandbox.wire import (
     INVALID_TOKEN,
     MAX_IDS,
@@ -37,24 +39,7 @@ Handler = Callable[[], dict[str, Any]]
 VERSION = re.compile(r"v\d+\.\d+")
 MAX_WINDOW = 2_592_000
 TOTAL_VALUE_ONLY = ("views", "accounts_engaged", "total_interactions")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A route's answer before serialisation; ``account_id`` names the IG user it concerns."""
-
-    status: int
-    body: dict[str, Any]
-    account_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Request:
-    """What a route needs from the HTTP request."""
-
-    path: str
-    query: dict[str, str]
-    base: str
+INSIGHTS_KEPT_DAYS = 30  # Instagram account insights older than this are refused
 
 
 def _timestamp(value: str, name: str) -> dt.datetime:
@@ -91,6 +76,8 @@ class GraphApi:
         self.data = data
         self.token = token
         self.short_pages = short_pages
+        self.pages = PageData(data)  # the Facebook Pages owning the accounts, with posts
+        self.stories = StoryData(data)  # each account's stories of the last 24 hours
 
     def handle(self, request: Request, token: str | None) -> Reply:
         """Authenticate and route one request; errors come back as Meta error bodies."""
@@ -111,9 +98,11 @@ class GraphApi:
 
     def _owner(self, node: str) -> str | None:
         """The IG user an object id is (an account) or belongs to (a media), if any."""
-        if node in self.data.accounts_by_id:
+        if node in self.data.accounts_by_id or node in self.pages.pages_by_id:
             return node
-        media = self.data.media_by_id.get(node)
+        if post := self.pages.posts_by_id.get(node):
+            return post.page_id
+        media = self.data.media_by_id.get(node) or self.stories.by_id.get(node)
         return media.account_id if media else None
 
     def _route(self, request: Request) -> Reply:
@@ -162,6 +151,12 @@ class GraphApi:
                 None: lambda: _pick(request, user, "IGUser"),
                 "media": lambda: self._media_list(request, node),
                 "insights": lambda: self._account_insights(request, node),
+                "stories": lambda: self._stories(request, node),
+            }
+        if story := self.stories.by_id.get(node):
+            return "IGMedia", {
+                None: lambda: story_fields(story, split_fields(request.query.get("fields", "id"))),
+                "insights": lambda: story_insights(story, request.query.get("metric")),
             }
         if media := self.data.media_by_id.get(node):
             return "IGMedia", {
@@ -169,7 +164,18 @@ class GraphApi:
                 "insights": lambda: self._media_insights(request, media),
             }
         if page := self.data.pages_by_id.get(node):
-            return "Page", {None: lambda: _pick(request, page_values(page), "Page")}
+            values = {**page_values(page), **page_node(self.pages.pages_by_id[node])}
+            return "Page", {
+                None: lambda: _pick(request, values, "Page"),
+                "published_posts": lambda: self._posts(request, node),
+                "insights": lambda: self._page_insights(request, node),
+            }
+        if post := self.pages.posts_by_id.get(node):
+            denied = post.page_id in self.pages.insights_denied
+            return "PagePost", {
+                None: lambda: post_values(post, split_fields(request.query.get("fields", "id")), denied),
+                "insights": lambda: post_insights(post, request.query.get("metric"), denied),
+            }
         raise GraphError(MISSING_OBJECT.format(node), subcode=33, kind="GraphMethodException")
 
     def _pages(self, request: Request) -> dict[str, Any]:
@@ -222,18 +228,60 @@ class GraphApi:
                 f"specified with parameter metric_type={needed}"
             )
         days = self._window(request.query)
+        oldest = (self.data.now.astimezone(PACIFIC).date()) - dt.timedelta(days=INSIGHTS_KEPT_DAYS)
+        if days and days[0] < oldest:
+            raise GraphError(f"(#100) Insights are kept for {INSIGHTS_KEPT_DAYS} days: since must not "
+                             f"be before {oldest.isoformat()}")
         make = series if metric_type == "time_series" else total_value
         return {"data": [make(self.data, account_id, metric, days) for metric in metrics]}
 
-    def _window(self, query: dict[str, str]) -> list[dt.date]:
+    def _stories(self, request: Request, account_id: str) -> dict[str, Any]:
+        """The account's live stories (last 24 h), newest first."""
+        page, paging = self._paginate(self.stories.stories_for(account_id), request)
+        fields = split_fields(request.query.get("fields", "id"))
+        return _listing([story_fields(story, fields) for story in page], paging)
+
+    def _posts(self, request: Request, page_id: str) -> dict[str, Any]:
+        """A Page's published posts in ``since``/``until``, newest first, fields expanded."""
+        items = self.pages.posts_for(page_id)
+        if "since" in request.query:
+            since = _timestamp(request.query["since"], "since")
+            items = [item for item in items if item.created >= since]
+        if "until" in request.query:
+            until = _timestamp(request.query["until"], "until")
+            items = [item for item in items if item.created < until]
+        page, paging = self._paginate(items, request)
+        fields = split_fields(request.query.get("fields", "id,created_time,message"))
+        denied = page_id in self.pages.insights_denied
+        return _listing([post_values(post, fields, denied) for post in page], paging)
+
+    def _page_insights(self, request: Request, page_id: str) -> dict[str, Any]:
+        """Daily Page insights; ``paging`` names the windows around this one (token included)."""
+        if request.query.get("period") != "day":
+            raise GraphError("(#100) The sandbox serves Page insights with period=day only")
+        days = self._window(request.query, MAX_PAGE_WINDOW, "93 days (8035200 s)")
+        data = page_insights(self.pages, page_id, request.query.get("metric"), days)
+        if not ("since" in request.query and "until" in request.query):
+            return {"data": data}
+        since, until = int(request.query["since"]), int(request.query["until"])
+        link = {"access_token": self.token, **request.query}
+        url = f"{request.base}{request.path}?"
+        paging = {
+            "previous": url + urlencode({**link, "since": 2 * since - until, "until": since}),
+            "next": url + urlencode({**link, "since": until, "until": 2 * until - since}),
+        }
+        return {"data": data, "paging": paging}
+
+    def _window(self, query: dict[str, str], max_window: int = MAX_WINDOW,
+                span: str = "30 days (2592000 s)") -> list[dt.date]:
         """Platform days in ``since``/``until`` (default: the last 24 h before ``now``)."""
         now = self.data.now
         until = _timestamp(query["until"], "until") if "until" in query else None
         since = _timestamp(query["since"], "since") if "since" in query else None
         until = until or (since + dt.timedelta(days=1) if since else now)
         since = since or until - dt.timedelta(days=1)
-        if (until - since).total_seconds() > MAX_WINDOW:
-            raise GraphError("(#100) There cannot be more than 30 days (2592000 s) between since and until")
+        if (until - since).total_seconds() > max_window:
+            raise GraphError(f"(#100) There cannot be more than {span} between since and until")
         return platform_days(since, min(until, now))
 
     def _paginate(self, items: Sequence[T], request: Request) -> tuple[Sequence[T], dict[str, Any]]:

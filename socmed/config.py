@@ -91,6 +91,8 @@ class PlatformSettings(TokenSource):
     insights_days: int = Field(2, ge=1, le=30, description="account-insight days fetched per run")
     max_attempts: int = Field(5, ge=1, le=10)
     max_wait_seconds: float = Field(900.0, ge=0)
+    # Prefect global concurrency limit socmed-fetch-<platform>, shared by every worker
+    max_concurrent_fetches: int = Field(2, ge=1, le=100)
 
     @field_validator("base_url")
     @classmethod
@@ -184,6 +186,32 @@ class CampaignSettings(_Model):
         return self
 
 
+class WebhookSettings(_Model):
+    """The Meta webhook receiver: where it listens and which variables hold its two secrets."""
+
+    app_secret_env: str = "SOCMED_META_APP_SECRET"
+    verify_token_env: str = "SOCMED_META_VERIFY_TOKEN"
+    host: str = "127.0.0.1"
+    port: int = Field(8780, ge=1, le=65535)
+    path: str = Field("/webhooks/meta", pattern=r"^/[A-Za-z0-9/_-]*$")
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+
+
+class NotificationSettings(_Model):
+    """Where automations notify: a webhook URL from an environment variable, else a log line."""
+
+    url_env: str = "SOCMED_NOTIFY_URL"
+    block_name: str = "socmed-notify"
+
+
+class HousekeepingSettings(_Model):
+    """Retention: Prefect flow runs always; raw files only when raw_retention_days is set."""
+
+    flow_run_retention_days: int = Field(30, ge=1)
+    raw_retention_days: int | None = Field(None, ge=1)
+    token_warn_days: int = Field(10, ge=1, description="event this many days before a token expires")
+
+
 class Settings(_Model):
     """The whole configuration file."""
 
@@ -192,6 +220,9 @@ class Settings(_Model):
     platforms: dict[Annotated[str, Field()], PlatformSettings] = {}
     channels: list[ChannelSettings] = Field(min_length=1)
     campaigns: list[CampaignSettings] = []
+    webhooks: WebhookSettings = WebhookSettings()
+    notifications: NotificationSettings = NotificationSettings()
+    housekeeping: HousekeepingSettings = HousekeepingSettings()
     source: Path = Path("socmed.toml")
 
     def platform(self, name: str) -> PlatformSettings:
@@ -229,7 +260,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 
 def parse_settings(data: dict[str, Any], source: Path) -> Settings:
-    """Validate parsed TOML; relative data_dir is resolved against the file's folder."""
+    """Validate parsed TOML; relative data_dir and watch_dir are resolved against the file's folder."""
     unknown = sorted(set(data.get("platforms", {})) - set(platform_names()))
     if unknown:
         raise ConfigError(
@@ -247,7 +278,12 @@ def parse_settings(data: dict[str, Any], source: Path) -> Settings:
         data_dir = (source.parent / data_dir).resolve()
     pipeline = settings.pipeline.model_copy(update={"data_dir": data_dir})
     _check_channels(settings, source)
-    return settings.model_copy(update={"pipeline": pipeline})
+    channels = [  # a relative watch_dir (manual imports) is relative to the file, like data_dir
+        c.model_copy(update={"watch_dir": (source.parent / c.watch_dir.expanduser()).resolve()})
+        if c.watch_dir is not None else c
+        for c in settings.channels
+    ]
+    return settings.model_copy(update={"pipeline": pipeline, "channels": channels})
 
 
 def _check_channels(settings: Settings, source: Path) -> None:

@@ -1,8 +1,8 @@
 """The demo: the whole pipeline on the embedded default against the project's own sandbox.
 
-No server and no credentials: the sandbox serves Instagram's Graph API wire format on
-loopback with synthetic data shaped like the reference user, the flows fetch from it over
-real HTTP, and the warehouse is a SQLite file in the demo's data directory.
+No server and no credentials: every platform's sandbox (``sandbox.hub``) serves its API's
+wire format on loopback with synthetic data shaped like the reference user, the flows fetch
+from them over real HTTP, and the warehouse is a SQLite file in the demo's data directory.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from sandbox.server import Sandbox
+from sandbox import hub
 from socmed import pipeline
 from socmed.config import load_settings
 
-DEMO_TOKEN_ENV = "SOCMED_DEMO_TOKEN"
 DEMO_QUERY = """SELECT ch.handle, co.content_type, co.url, m.views, m.likes, m.comments
 FROM content_metrics_daily m JOIN content co USING (platform, content_id)
 JOIN channel ch ON ch.platform = co.platform AND ch.channel_id = co.channel_id
@@ -36,30 +35,34 @@ class DemoResult:
     seconds: float
     table_rows: dict[str, int]
     quarantined: int
-    requests: dict[str, tuple[int, int]]  # @handle -> (requests made, API minimum)
+    requests: dict[str, tuple[int, int]]  # platform/@handle -> (requests made, API minimum)
     failed: str | None
 
 
-def write_config(data_dir: Path, base_url: str, accounts: list[tuple[str, str]]) -> Path:
-    """A socmed.toml pointing at the sandbox; the token comes from an environment variable."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    channels = "".join(
-        f'\n[[channels]]\nplatform = "instagram"\nhandle = "{handle}"\naccount_id = "{account_id}"\n'
-        for account_id, handle in accounts
+def demo_campaigns(today: dt.date) -> str:
+    """Campaigns over the sandbox's captions (Indonesian and English), as TOML."""
+    half_year, quarter = today - dt.timedelta(days=182), today - dt.timedelta(days=91)
+    return (
+        '\n[[campaigns]]\nname = "Car Free Day"\nhashtags = ["CFDTangerang", "CarFreeDay"]\n'
+        f'keywords = ["car free day", "CFD"]\nstart = {half_year}\n'
+        '\n[[campaigns]]\nname = "Siaga Banjir"\nhashtags = ["SiagaBanjir", "InfoBanjir"]\n'
+        f'keywords = ["banjir", "flood", "genangan"]\nstart = {half_year}\n'
+        '\n[[campaigns]]\nname = "Ayo ke Tangerang"\nhashtags = ["AyoKeTangerang", "WisataTangerang"]\n'
+        f'keywords = ["Festival Cisadane"]\nstart = {quarter}\nend = {today}\n'
     )
+
+
+def write_config(data_dir: Path, channels: str, today: dt.date | None = None) -> Path:
+    """A socmed.toml pointing at the sandboxes (``channels``: platform tables and channels)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    channels += demo_campaigns(today or dt.datetime.now(dt.UTC).date())
     path = data_dir / "socmed.toml"
     path.write_text(
-        "# Written by `socmed demo`: the sandbox on loopback, the embedded warehouse.\n"
-        f'[pipeline]\ndata_dir = "."\n\n[platforms.instagram]\nbase_url = "{base_url}"\n'
-        f'api_version = "v24.0"\ntoken_env = "{DEMO_TOKEN_ENV}"\n{channels}',
+        "# Written by `socmed demo`: the sandboxes on loopback, the embedded warehouse.\n"
+        f'[pipeline]\ndata_dir = "."\n{channels}',
         encoding="utf-8",
     )
     return path
-
-
-def minimum_requests(posts: int, insights_days: int) -> int:
-    """The API's floor for a full read: profile, media pages of 100, one insights series, one call a day."""
-    return 1 + -(-posts // 100) + 1 + insights_days
 
 
 def table_counts(url: str) -> dict[str, int]:
@@ -70,24 +73,19 @@ def table_counts(url: str) -> dict[str, int]:
 
 
 def run_demo(data_dir: Path) -> DemoResult:
-    """Serve the sandbox, ingest both reference accounts, and count what landed."""
+    """Serve every sandbox, ingest every reference channel, and count what landed."""
     from flows.ingest import ingest
 
     started = time.perf_counter()
-    with Sandbox(as_of=dt.datetime.now(dt.UTC).date()) as sandbox:
-        accounts = [(a.id, a.username) for a in sandbox.data.accounts]
-        config = write_config(data_dir, sandbox.base_url, accounts)
-        os.environ[DEMO_TOKEN_ENV] = sandbox.token
+    with hub.serving(dt.datetime.now(dt.UTC).date()) as fakes:
+        demo = hub.demo_channels(fakes)
+        config = write_config(data_dir, demo.toml)
+        os.environ.update(demo.env)
         state = ingest(str(config), return_state=True)
+        stories = ingest(str(config), streams=["stories"], return_state=True)  # as ingest-stories does
+        state = state if not state.is_completed() else stories
         settings = load_settings(config)
-        insights_days = settings.platform("instagram").insights_days
-        requests = {
-            f"@{a.username}": (
-                sum(r.account_id == a.id for r in sandbox.requests),
-                minimum_requests(a.media_count, insights_days),
-            )
-            for a in sandbox.data.accounts
-        }
+        requests = hub.request_usage(fakes, settings)
     url = settings.warehouse_url()
     with pipeline.warehouse(url).connect() as conn:
         quarantined = conn.execute(

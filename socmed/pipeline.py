@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +22,14 @@ from connectors.base import ConnectorContext, RawResponse
 from connectors.errors import ConnectorError
 from connectors.http import RetryPolicy
 from socmed.config import ChannelSettings, Settings, TokenSource, resolve_token
-from socmed.incremental import SyncPoint, Window, backfill_window, incremental_window
+from socmed.incremental import (
+    SyncPoint,
+    Window,
+    backfill_window,
+    incremental_window,
+    platform_day_end,
+    platform_day_ended,
+)
 from socmed.platforms import get_platform, secret_fields
 from socmed.rawzone import RawWriter, StoredResponse, read_run
 from transforms.common import ChannelRef, TransformResult
@@ -33,6 +40,7 @@ from warehouse.load import AuditInfo, LoadResult, SyncUpdate, get_sync_state, lo
 from warehouse.migrate import upgrade
 
 MEDIA_STREAM = "media"
+INSIGHTS_STREAM = "account_insights"  # watermark: the end of the last platform day loaded
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -59,21 +67,29 @@ def plan(
     now: dt.datetime,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    streams: tuple[str, ...] = (),
 ) -> tuple[Window, dt.datetime | None]:
-    """The window this run fetches (a backfill if dates are given), and the stored watermark."""
+    """The window this run fetches (a backfill if dates are given), and the stored watermark.
+
+    ``streams`` limits the run to those streams; such a run is never a full refresh.
+    """
     state = get_sync_state(engine, channel.platform, channel.account_id, MEDIA_STREAM)
     watermark = state.watermark if state else None
     if since is not None:
-        return backfill_window(now, channel.timezone, since, until), watermark
-    point = SyncPoint(watermark, state.last_full_refresh_at) if state else None
-    plat = settings.platform(channel.platform)
-    window = incremental_window(
-        now,
-        point,
-        lookback_days=plat.lookback_days,
-        full_refresh_days=plat.full_refresh_days,
-        insights_days=plat.insights_days,
-    )
+        window = backfill_window(now, channel.timezone, since, until)
+    else:
+        loaded = get_sync_state(engine, channel.platform, channel.account_id, INSIGHTS_STREAM)
+        plat = settings.platform(channel.platform)
+        window = incremental_window(
+            now,
+            SyncPoint(watermark, state.last_full_refresh_at) if state else None,
+            lookback_days=plat.lookback_days,
+            full_refresh_days=plat.full_refresh_days,
+            insights_days=plat.insights_days,
+            insights_after=platform_day_ended(loaded.watermark) if loaded and loaded.watermark else None,
+        )
+    if streams:
+        window = replace(window, streams=tuple(streams), full_refresh=False)
     return window, watermark
 
 
@@ -87,6 +103,8 @@ class FetchOutcome:
     problems: list[str]
     error: str | None
     window: Window
+    quota_units: int | None = None  # units spent, where the platform counts a daily quota (YouTube)
+    quota_budget: int | None = None  # the platform's daily quota, from quota_units_per_day
 
 
 def connector_context(
@@ -145,7 +163,8 @@ def fetch(
     finally:
         connector.close()
     return FetchOutcome(
-        writer.run_dir, len(writer.files), connector.request_count, list(connector.problems), error, window
+        writer.run_dir, len(writer.files), connector.request_count, list(connector.problems), error, window,
+        getattr(connector, "quota_units", None), getattr(connector, "quota_budget", None),
     )
 
 
@@ -163,6 +182,7 @@ class ProcessOutcome:
     parquet_files: list[Path] = field(default_factory=list)
     quarantine_files: list[Path] = field(default_factory=list)
     load_id: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage (reprocess batches)
 
 
 def read_raw(data_dir: Path, run_dir: Path) -> list[StoredResponse]:
@@ -210,14 +230,33 @@ def sync_updates(
     previous: dt.datetime | None,
     now: dt.datetime,
 ) -> list[SyncUpdate]:
-    """Advance the media watermark to the newest post loaded; mark a complete full refresh."""
+    """Advance the media watermark to the newest post loaded; mark a complete full refresh.
+
+    A run limited to some streams leaves the media state alone; the insights watermark moves
+    to the end of the newest platform day with account-level views or reach.
+    """
+    insights = _insights_update(channel, frames.get("channel_metrics_daily"))
+    if fetch_out.window.streams:
+        return insights
     content = frames.get("content")
     newest = content["published_at"].max() if content is not None and content.height else None
     marks = [m for m in (previous, newest) if isinstance(m, dt.datetime)]
     watermark = max(marks) if marks else None
     complete = fetch_out.error is None and not fetch_out.problems
     full_at = now if (fetch_out.window.full_refresh and complete) else None
-    return [SyncUpdate(channel.platform, channel.account_id, MEDIA_STREAM, watermark, full_at)]
+    return [SyncUpdate(channel.platform, channel.account_id, MEDIA_STREAM, watermark, full_at), *insights]
+
+
+def _insights_update(channel: ChannelSettings, daily: pl.DataFrame | None) -> list[SyncUpdate]:
+    """The insights watermark update, if the run has account-level insights."""
+    if daily is None or not {"views", "reach"} <= set(daily.columns):
+        return []
+    days = daily.filter(pl.col("views").is_not_null() | pl.col("reach").is_not_null())["snapshot_date"]
+    newest = days.max() if days.len() else None
+    if not isinstance(newest, dt.date):
+        return []
+    end = platform_day_end(newest)
+    return [SyncUpdate(channel.platform, channel.account_id, INSIGHTS_STREAM, end, None)]
 
 
 def load(

@@ -26,6 +26,8 @@ class ChannelReport:
 def _window_text(window: Window | None) -> str:
     if window is None:
         return "-"
+    if window.streams:  # a partial run, e.g. the frequent stories capture
+        return f"only {', '.join(window.streams)} (and the profile snapshot)"
     media = (
         "full listing"
         if window.media_since is None
@@ -39,6 +41,12 @@ def _window_text(window: Window | None) -> str:
     )
 
 
+def link(path: Path, data_dir: Path) -> str:
+    """A markdown link to a file or folder of the data directory, labelled by its relative path."""
+    label = path.relative_to(data_dir).as_posix() if path.is_relative_to(data_dir) else str(path)
+    return f"[`{label}`]({path.resolve().as_uri()})"
+
+
 def channel_markdown(report: ChannelReport, data_dir: Path) -> str:
     """The markdown artifact of one channel run."""
     lines = [
@@ -50,9 +58,12 @@ def channel_markdown(report: ChannelReport, data_dir: Path) -> str:
     if report.fetch:
         lines += [
             f"Requests made: **{report.fetch.requests}**, responses landed: {report.fetch.responses}, "
-            f"raw: `{report.fetch.run_dir}`",
+            f"raw: {link(report.fetch.run_dir, data_dir)}",
             "",
         ]
+        if report.fetch.quota_units is not None:
+            lines += [f"Quota units spent: **{report.fetch.quota_units}** of the daily budget of "
+                      f"{report.fetch.quota_budget}", ""]
     proc = report.process
     if proc:
         lines += ["| table | rows in | loaded | changed | quarantined |", "|---|---:|---:|---:|---:|"]
@@ -64,7 +75,8 @@ def channel_markdown(report: ChannelReport, data_dir: Path) -> str:
         if proc.reasons:
             lines += ["", "Quarantined, by failed expectation:", ""]
             lines += [f"- {reason}: {count} rows" for reason, count in sorted(proc.reasons.items())]
-            lines += ["", f"Quarantine files under `{data_dir / 'quarantine'}`"]
+            lines += ["", "Quarantined rows (Parquet, with the failed expectation):", ""]
+            lines += [f"- {link(path, data_dir)}" for path in proc.quarantine_files]
     problems = (report.fetch.problems if report.fetch else []) + (proc.problems if proc else [])
     if problems or report.errors:
         lines += ["", "## Problems", ""] + [f"- {p}" for p in [*report.errors, *problems]]

@@ -42,19 +42,22 @@ def test_db_upgrade_creates_the_warehouse(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["db", "upgrade", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert "is at revision 0001" in result.output
+    assert "is at revision 0002" in result.output
     tables = query(
         f"sqlite:///{tmp_path / 'd' / 'warehouse.db'}",
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
     )
     assert [t[0] for t in tables] == [
         "alembic_version",
+        "campaign",
+        "campaign_content",
         "channel",
         "channel_metrics_daily",
         "content",
         "content_metrics_daily",
         "load_audit",
         "sync_state",
+        "time_zone_offset",
     ]
 
 
@@ -77,6 +80,9 @@ def test_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert "Quarantined rows: 0" in out.stdout
     url = f"sqlite:///{tmp_path / 'demo' / 'warehouse.db'}"
     assert query(url, "SELECT handle FROM channel ORDER BY handle") == [("tangerangkota",), ("tangerangtv",)]
+    report = tmp_path / "demo" / "report" / "report.html"
+    assert f"Report (charts beside it): {report}" in out.stdout
+    assert report.stat().st_size > 50_000
 
 
 def test_data_dictionary_in_docs_matches_the_models() -> None:

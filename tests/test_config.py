@@ -42,7 +42,7 @@ def test_good_config_is_typed_and_resolved(tmp_path: Path) -> None:
     [
         (
             ('platform = "instagram"', 'platform = "instagrm"'),
-            "channels[0].platform: unknown platform 'instagrm' (supported: instagram)",
+            "channels[0].platform: unknown platform 'instagrm' (supported: instagram, ",
         ),
         (('token_env = "SOCMED_TEST_TOKEN"', ""), "channels[0].token_env: no token source"),
         (
@@ -62,8 +62,8 @@ def test_good_config_is_typed_and_resolved(tmp_path: Path) -> None:
             "channels[0].token: Extra inputs are not permitted",
         ),
         (
-            ("[platforms.instagram]", "[platforms.tiktok]\n[platforms.instagram]"),
-            "platforms.tiktok: unknown platform",
+            ("[platforms.instagram]", "[platforms.myspace]\n[platforms.instagram]"),
+            "platforms.myspace: unknown platform",
         ),
         (('data_dir = "out"', 'data_dir = "out'), "not valid TOML"),
     ],

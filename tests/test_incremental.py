@@ -14,7 +14,8 @@ KW = {"lookback_days": 7, "full_refresh_days": 7, "insights_days": 2}
 
 def test_first_run_is_a_full_refresh() -> None:
     assert incremental_window(NOW, None, **KW) == Window(
-        None, None, dt.date(2026, 11, 24), dt.date(2026, 11, 25), full_refresh=True, backfill=False
+        None, None, dt.date(2026, 11, 24), dt.date(2026, 11, 25), full_refresh=True, backfill=False,
+        platform_today=dt.date(2026, 11, 26),
     )
 
 

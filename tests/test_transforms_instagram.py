@@ -593,11 +593,11 @@ def test_insights_for_unknown_media_are_reported() -> None:
     run = Run()
     run.add("media", page(media("1801")))
     run.add("media_insights", insights(views=1), context={"media_id": "1999"})
-    run.add("stories", {"data": []})
+    run.add("live_media", {"data": []})
     result = transform_instagram(run.responses, CHANNEL)
     assert result.frames["content_metrics_daily"]["content_id"].to_list() == ["1801"]
     assert any(p.endswith("media 1999 not in any media page of the run; ignored") for p in result.problems)
-    assert any("stream 'stories' not transformed" in p for p in result.problems)
+    assert any("stream 'live_media' not transformed" in p for p in result.problems)
 
 
 def test_output_schemas_and_unique_keys() -> None:

@@ -19,6 +19,7 @@ import orjson
 import polars as pl
 
 from socmed.rawzone import StoredResponse
+from transforms.schemas import KEYS, SCHEMAS, conform
 
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 # Meta buckets daily insights on US Pacific days (end_time is Pacific midnight).
@@ -270,3 +271,58 @@ def latest(frame: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
 def as_int(value: Any) -> int | None:
     """A JSON integer as int; anything else (absent, null, text, bool, float) as None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+RFC3339_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"  # 2026-11-20T03:15:00Z or ...:00.000Z (YouTube, X)
+
+
+def rfc3339_timestamp(ts: pl.Expr) -> pl.Expr:
+    """RFC 3339 UTC strings ending in ``Z`` as UTC datetimes (null if unparseable)."""
+    return ts.str.to_datetime(RFC3339_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+
+
+def meta_daily_values(
+    pages: Sequence[Numbered], names: Mapping[str, str], problems: list[str]
+) -> pl.DataFrame:
+    """Meta ``period=day`` insight bodies -> ``_resp``, platform day and one column per mapped metric.
+
+    ``names`` maps a metric name to its column; other metrics and periods are skipped. A value
+    whose ``end_time`` is unreadable is dropped with a problem.
+    """
+    rows: list[dict[str, Any]] = []
+    for number, response in pages:
+        body, error = decode_json(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if error is not None or not isinstance(data, list):
+            problems.append(error or problem(response, "insights body without 'data' list"))
+            continue
+        rows += [
+            {RESP: number, "raw_file": response.raw_file, "metric": names[item["name"]],
+             "end_time": value.get("end_time"), "value": as_int(value.get("value"))}
+            for item in data
+            if isinstance(item, dict) and item.get("name") in names and item.get("period", "day") == "day"
+            for value in item.get("values") or ()
+            if isinstance(value, dict)
+        ]
+    schema = {RESP: pl.Int64(), "raw_file": pl.Utf8(), "metric": pl.Utf8(), "end_time": pl.Utf8(),
+              "value": pl.Int64()}
+    frame = pl.DataFrame(rows, schema=schema).with_columns(
+        snapshot_date=meta_platform_day(meta_timestamp(pl.col("end_time")))
+    )
+    bad = frame.filter(pl.col("snapshot_date").is_null())
+    problems.extend(
+        f"{raw_file}: insight value with unreadable end_time {end_time!r} skipped"
+        for raw_file, end_time in bad.select("raw_file", "end_time").iter_rows()
+    )
+    columns = list(dict.fromkeys(names.values()))
+    return (
+        frame.drop_nulls("snapshot_date")
+        .group_by(RESP, "snapshot_date", maintain_order=True)
+        .agg(*[pl.col("value").filter(pl.col("metric") == c).last().alias(c) for c in columns])
+    )
+
+
+def finish_table(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A transform's frame as its table has it: the table's columns, cast to its schema, sorted by key."""
+    columns = [name for name in SCHEMAS[table] if name in frame.columns]
+    return conform(table, frame.select(columns)).sort(KEYS[table])

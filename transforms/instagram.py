@@ -7,6 +7,8 @@ Streams (``meta["stream"]``) and what they feed:
 * ``media``: ``/media`` pages, insights nested or not -> ``content`` and
   ``content_metrics_daily`` (lifetime counters at fetch time, snapshot_date as above).
 * ``media_insights``: one media's ``/insights`` (context ``media_id``) -> fills NULL metrics.
+* ``stories`` and ``story_insights``: read exactly like ``media`` and ``media_insights``; a
+  story is content_type ``story`` and its ``replies`` fill ``comments`` (its only comments).
 * ``media_insights_multi``: a multi-id lookup ``/?ids=...&fields=insights.metric(...)``, a body
   keyed by media id -> fills NULL metrics exactly like ``media_insights``.
 * ``account_insights``: daily ``reach`` (time_series) and ``views`` (total_value) ->
@@ -48,6 +50,7 @@ from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, conform
 
 PLATFORM = "instagram"
 STREAMS = ("account", "media", "media_insights", "media_insights_multi", "account_insights")
+STORY_STREAMS = {"stories": "media", "story_insights": "media_insights"}  # read like these
 CONTENT_METRICS = METRIC_COLUMNS["content_metrics_daily"]
 # Media insight name -> column; likes/comments back up the like_count/comments_count fields.
 MEDIA_INSIGHTS = {
@@ -57,6 +60,7 @@ MEDIA_INSIGHTS = {
     "shares": "shares",
     "likes": "likes",
     "comments": "comments",
+    "replies": "comments",  # stories only: replies are a story's comments
 }
 # Account insights. follower_count (time_series) is NEW followers per day, not the follower
 # total (that is followers_count on the account): deliberately not mapped yet.
@@ -98,7 +102,7 @@ def transform_instagram(responses: Iterable[StoredResponse], channel: ChannelRef
     """One run's raw Instagram responses (arrival order) -> the four common-schema frames."""
     if channel.platform != PLATFORM:
         raise ValueError(f"transform_instagram got a {channel.platform!r} channel")
-    streams = group_streams(responses)
+    streams = _merge_stories(group_streams(responses))
     prov = provenance(pair for pages in streams.values() for pair in pages)
     problems = _unhandled_streams(streams)
     account = _account(streams.get("account", []), channel, problems).join(prov, on=RESP)
@@ -121,6 +125,14 @@ def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """The table's columns, cast to its schema, sorted by its key."""
     columns = [name for name in SCHEMAS[table] if name in frame.columns]
     return conform(table, frame.select(columns)).sort(KEYS[table])
+
+
+def _merge_stories(streams: dict[str, list[Numbered]]) -> dict[str, list[Numbered]]:
+    """Story pages join the media pages, story insights the media insights (same shapes)."""
+    merged = {name: list(pages) for name, pages in streams.items() if name not in STORY_STREAMS}
+    for story, into in STORY_STREAMS.items():
+        merged.setdefault(into, []).extend(streams.get(story, []))
+    return merged
 
 
 def _unhandled_streams(streams: Mapping[str, list[Numbered]]) -> list[str]:

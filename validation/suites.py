@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from transforms.schemas import KEYS, KNOWN_PLATFORMS, METRIC_COLUMNS, SCHEMAS
+from validation.platform_rules import platform_expectations
 
 with warnings.catch_warnings():
     # GE 1.24 imports the stdlib's deprecated sre_constants; under -W error that is fatal.
@@ -63,7 +64,12 @@ def suite_parameters(now: datetime) -> dict[str, Any]:
     """Run-time suite parameters for a validation at ``now`` (timezone-aware)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    return {MAX_FETCHED_AT: now.astimezone(UTC) + CLOCK_SKEW}
+    return {MAX_FETCHED_AT: _naive_utc(now + CLOCK_SKEW)}
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """A bound as GE compares it: naive UTC (the validator hands GE naive UTC times and dates)."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def label(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
@@ -71,7 +77,10 @@ def label(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
     columns = kwargs.get("column_list") or [
         kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs
     ]
-    return f"{expectation_type}({', '.join(columns)})"
+    condition = kwargs.get("row_condition")  # platform rules: GE keeps {"pass_through_filter": ...}
+    if isinstance(condition, Mapping):
+        condition = condition.get("pass_through_filter")
+    return f"{expectation_type}({', '.join(columns)})" + (f" if {condition}" if condition else "")
 
 
 def expectation_label(expectation: gxe.Expectation) -> str:
@@ -82,7 +91,7 @@ def expectation_label(expectation: gxe.Expectation) -> str:
 
 def build_suite(table: str) -> gx.ExpectationSuite:
     """The expectation suite for one table."""
-    expectations = [*_common(table), *_SPECIFIC[table]()]
+    expectations = [*_common(table), *_SPECIFIC[table](), *platform_expectations(table)]
     labels = [expectation_label(e) for e in expectations]
     if len(set(labels)) != len(labels):
         raise RuntimeError(f"{table}: expectation labels are not unique: {labels}")
@@ -102,7 +111,7 @@ def _common(table: str) -> list[gxe.Expectation]:
         gxe.ExpectCompoundColumnsToBeUnique(column_list=list(KEYS[table])),
         gxe.ExpectColumnValuesToBeInSet(column="platform", value_set=sorted(KNOWN_PLATFORMS)),
         gxe.ExpectColumnValuesToBeBetween(
-            column="fetched_at", min_value=EARLIEST, max_value={"$PARAMETER": MAX_FETCHED_AT}
+            column="fetched_at", min_value=_naive_utc(EARLIEST), max_value={"$PARAMETER": MAX_FETCHED_AT}
         ),
     ]
 
@@ -130,7 +139,7 @@ def _non_negative(table: str) -> list[gxe.Expectation]:
 def _snapshot_date() -> list[gxe.Expectation]:
     """snapshot_date after 2004 and at most one day after the UTC date it was fetched."""
     return [
-        gxe.ExpectColumnValuesToBeBetween(column="snapshot_date", min_value=EARLIEST.date()),
+        gxe.ExpectColumnValuesToBeBetween(column="snapshot_date", min_value=_naive_utc(EARLIEST)),
         _not_after("snapshot_date", FETCHED_DATE_PLUS_1D),
     ]
 
@@ -145,7 +154,7 @@ def _content() -> list[gxe.Expectation]:
     """Content-only checks."""
     return [
         gxe.ExpectColumnValuesToNotBeNull(column="published_at"),
-        gxe.ExpectColumnValuesToBeBetween(column="published_at", min_value=EARLIEST),
+        gxe.ExpectColumnValuesToBeBetween(column="published_at", min_value=_naive_utc(EARLIEST)),
         _not_after("published_at", FETCHED_AT_PLUS_1D),
         gxe.ExpectColumnValuesToBeInSet(column="content_type", value_set=sorted(CONTENT_TYPES)),
         _url(),

@@ -9,8 +9,10 @@ expectation GE could not evaluate raises ``ExpectationNotEvaluated`` rather than
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from typing import Any
 import great_expectations as gx
 import pandas as pd
 import polars as pl
+import polars.selectors as cs
 from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.types.base import (
@@ -34,6 +37,8 @@ from validation.suites import DERIVED, build_suites, expectation_label, label, s
 log = logging.getLogger(__name__)
 
 ROW = "__validation_row"
+_NS_RANGE = (datetime(1678, 1, 1), datetime(2261, 12, 31))
+_PLATFORM_CONDITION = re.compile(r'platform\s*==\s*["\']([^"\']+)["\']')
 REASON = "failed_expectations"
 SEPARATOR = "; "
 # Fact and child tables, and the tables whose quarantined rows take theirs along.
@@ -64,6 +69,7 @@ class ExpectationNotEvaluated(RuntimeError):
 class _Runtime:
     """The process-wide GE context objects: built once, used for every batch."""
 
+    context: Any
     suites: dict[str, gx.ExpectationSuite]
     batches: dict[str, BatchDefinition]
     labels: dict[str, tuple[str, ...]]
@@ -96,7 +102,7 @@ def _build_runtime() -> _Runtime:
     labels = {
         table: tuple(expectation_label(e) for e in suite.expectations) for table, suite in suites.items()
     }
-    return _Runtime(suites=suites, batches=batches, labels=labels)
+    return _Runtime(context=context, suites=suites, batches=batches, labels=labels)
 
 
 def validate_table(table: str, frame: pl.DataFrame, now: datetime) -> ValidationResult:
@@ -105,29 +111,39 @@ def validate_table(table: str, frame: pl.DataFrame, now: datetime) -> Validation
     return _split(table, frame, reasons, failures)
 
 
-def validate_batch(frames: Mapping[str, pl.DataFrame], now: datetime) -> dict[str, ValidationResult]:
-    """Validate every table, then quarantine rows whose parent was quarantined in this batch."""
+def validate_batch(
+    frames: Mapping[str, pl.DataFrame], now: datetime, per_run: bool = False
+) -> dict[str, ValidationResult]:
+    """Validate every table, then quarantine rows whose parent was quarantined in this batch.
+
+    ``per_run``: the frames hold several runs' rows (a reprocessing batch); keys must be unique
+    and quarantined parents take their children along within each run, as if each run were
+    validated alone.
+    """
     unknown = sorted(set(frames) - set(TABLE_ORDER))
     if unknown:
         raise ValueError(f"unknown tables: {unknown}")
     evaluated: dict[str, tuple[pl.Series, dict[str, int]]] = {}
     for table in (t for t in TABLE_ORDER if t in frames):
-        reasons, failures = _evaluate(table, frames[table], now)
+        reasons, failures = _evaluate(table, frames[table], now, per_run)
         for parent in PARENTS.get(table, ()):
             if parent in evaluated:
                 parent_rows = frames[parent].filter(evaluated[parent][0].is_not_null())
-                reasons, failures = _cascade(frames[table], reasons, failures, parent, parent_rows)
+                keys = [*KEYS[parent], *(["run_id"] if per_run else [])]
+                reasons, failures = _cascade(frames[table], reasons, failures, parent, parent_rows, keys)
         evaluated[table] = (reasons, failures)
     return {table: _split(table, frames[table], *evaluated[table]) for table in evaluated}
 
 
-def _evaluate(table: str, frame: pl.DataFrame, now: datetime) -> tuple[pl.Series, dict[str, int]]:
+def _evaluate(
+    table: str, frame: pl.DataFrame, now: datetime, per_run: bool = False
+) -> tuple[pl.Series, dict[str, int]]:
     """Per-row failure reasons (null for a good row) and failing-row counts per expectation."""
     _check_frame(table, frame)
     params = suite_parameters(now)
     if frame.height == 0:
         return pl.Series(REASON, [], dtype=pl.Utf8), {}
-    failed = _failed_rows(table, frame, params)
+    failed = _failed_rows(table, frame, params, per_run)
     failures = {name: len(rows) for name, rows in failed if rows}
     return _reasons(frame.height, failed), failures
 
@@ -146,18 +162,47 @@ def _check_frame(table: str, frame: pl.DataFrame) -> None:
         raise ValueError(f"{table}: columns do not match the schema: {wrong + clashes}")
 
 
-def _failed_rows(table: str, frame: pl.DataFrame, params: dict[str, Any]) -> list[tuple[str, list[int]]]:
+def _failed_rows(
+    table: str, frame: pl.DataFrame, params: dict[str, Any], per_run: bool = False
+) -> list[tuple[str, list[int]]]:
     """Run the table's suite; the failing row numbers per expectation label, in suite order."""
     runtime = _runtime()
-    suite = runtime.suites[table]
-    batch = runtime.batches[table].get_batch(
-        batch_parameters={"dataframe": _to_pandas(table, frame, _suite_columns(suite))}
-    )
+    platforms = frozenset(str(p) for p in frame["platform"].drop_nulls().unique())
+    suite = _suite_for(table, platforms)
+    data = _to_pandas(table, frame, _suite_columns(suite), per_run)
+    batch = runtime.batches[table].get_batch(batch_parameters={"dataframe": data})
     outcome = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
     rows = _rows_by_label(outcome)
-    if set(rows) != set(runtime.labels[table]):
+    if set(rows) != {expectation_label(e) for e in suite.expectations}:
         raise ExpectationNotEvaluated(f"{table}: GE answered for {sorted(rows)}")
-    return [(name, rows[name]) for name in runtime.labels[table]]
+    return [(name, rows.get(name, [])) for name in runtime.labels[table]]
+
+
+@functools.cache
+def _suite_for(table: str, platforms: frozenset[str]) -> gx.ExpectationSuite:
+    """The table's suite without the rules of platforms absent from the batch (cached per set).
+
+    A rule on ``platform=="x"`` rows has no row to check in a batch without platform x: it
+    passes by definition, so GE is not asked (GE filters rows for such a rule once per metric,
+    which dominated validation time). Every row still meets every expectation that applies.
+    """
+    runtime = _runtime()
+    full = runtime.suites[table]
+    kept = [e for e in full.expectations if _rule_platform(e) in (None, *platforms)]
+    if len(kept) == len(full.expectations):
+        return full
+    name = f"{full.name}[{','.join(sorted(platforms))}]"
+    copies = [copy.copy(e) for e in kept]  # GE: an expectation belongs to one suite
+    return runtime.context.suites.add(gx.ExpectationSuite(name=name, expectations=copies))
+
+
+def _rule_platform(expectation: gx.expectations.Expectation) -> str | None:
+    """The platform a rule's row condition selects (``platform=="x"``), or None for every row."""
+    condition = expectation.configuration.kwargs.get("row_condition")
+    if isinstance(condition, Mapping):
+        condition = condition.get("pass_through_filter")
+    found = _PLATFORM_CONDITION.fullmatch(str(condition or "").strip())
+    return found.group(1) if found else None
 
 
 def _suite_columns(suite: gx.ExpectationSuite) -> list[str]:
@@ -170,14 +215,48 @@ def _suite_columns(suite: gx.ExpectationSuite) -> list[str]:
     return list(columns)
 
 
-def _to_pandas(table: str, frame: pl.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """The columns GE needs, with the row number and derived columns, as pyarrow-backed pandas."""
-    return (
-        frame.with_row_index(ROW)
-        .with_columns(**DERIVED[table])
-        .select(ROW, *columns)
-        .to_pandas(use_pyarrow_extension_array=True)
+def _to_pandas(
+    table: str, frame: pl.DataFrame, columns: Sequence[str], per_run: bool = False
+) -> pd.DataFrame:
+    """The columns GE needs, with the row number and derived columns, as numpy-backed pandas.
+
+    Numpy-backed columns keep GE on its vectorised paths and its batch fingerprint cheap
+    (pyarrow-backed ones are compared and hashed value by value). Times and dates reach GE as
+    naive UTC (the suites' bounds are naive UTC too: pandas deprecates the time-zone-dropping
+    conversion GE makes in pair checks), and integer columns with nulls as float64, where NaN
+    is null to GE, so a null metric still passes the ">= 0" checks. ``per_run``: see
+    ``_run_scoped_key``.
+    """
+    selected = frame.with_row_index(ROW).with_columns(**DERIVED[table])
+    if per_run:
+        selected = selected.with_columns(_run_scoped_key(table))
+    return _naive_times(selected.select(ROW, *columns)).to_pandas()
+
+
+def _run_scoped_key(table: str) -> pl.Expr:
+    """The table's first non-platform key prefixed with the run id, for GE's eyes only.
+
+    The same post comes back in every day's run: in a batch of several runs the key is unique
+    per run, and GE's compound-unique check sees it that way. Null stays null, so the not-null
+    checks are unchanged; no other expectation reads the key.
+    """
+    key = next(k for k in KEYS[table] if k != "platform")
+    scoped = pl.concat_str(pl.col("run_id").fill_null(""), pl.col(key), separator="\x1f")
+    return pl.when(pl.col(key).is_null()).then(None).otherwise(scoped).alias(key)
+
+
+def _naive_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Datetimes as naive UTC and dates as naive midnights; nanoseconds wherever they fit.
+
+    GE compares datetime64[ns] columns vectorised and anything else value by value: a column
+    holding a value outside the nanosecond range (years 1678-2261) keeps microseconds.
+    """
+    naive = frame.with_columns(
+        cs.datetime().dt.convert_time_zone("UTC").dt.replace_time_zone(None),
+        cs.date().cast(pl.Datetime("us")),
     )
+    fits = naive.select(cs.datetime().is_between(*_NS_RANGE).or_(cs.datetime().is_null()).all())
+    return naive.with_columns(pl.col(name).dt.cast_time_unit("ns") for name in fits.columns if fits[name][0])
 
 
 def _rows_by_label(outcome: ExpectationSuiteValidationResult) -> dict[str, list[int]]:
@@ -226,9 +305,9 @@ def _cascade(
     failures: dict[str, int],
     parent: str,
     quarantined_parents: pl.DataFrame,
+    keys: list[str],
 ) -> tuple[pl.Series, dict[str, int]]:
     """Add "parent <table> quarantined" to child rows whose parent key was quarantined."""
-    keys = list(KEYS[parent])
     bad_keys = quarantined_parents.drop_nulls(keys).select(pl.struct(keys)).to_series().implode()
     hit = child.select(pl.struct(keys).is_in(bad_keys)).to_series()
     count = int(hit.sum())

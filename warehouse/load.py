@@ -19,21 +19,34 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnCollection, ColumnElement, Connection, Engine, Table, case, func, insert, or_
+from sqlalchemy import (
+    ColumnCollection,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from socmed.redact import redact
 from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, TABLE_ORDER
+from warehouse import bulk
 from warehouse.engine import begin_write
 from warehouse.models import DEFAULT_TIMEZONE, Base, SyncState, new_load_id, utcnow
 
-CHUNK_ROWS = 5_000
 MAX_ERROR_CHARS = 20_000
 COUNT_FIELDS = ("in", "loaded", "inserted", "updated", "unchanged", "quarantined")
 
@@ -89,16 +102,61 @@ def load_batch(
     sync: Sequence[SyncUpdate] = (),
 ) -> LoadResult:
     """Upsert frames in TABLE_ORDER, advance sync state and write the audit row, atomically."""
+    return load_runs(engine, frames, [audit], sync)[0]
+
+
+def load_runs(
+    engine: Engine,
+    frames: Mapping[str, pl.DataFrame],
+    audits: Sequence[AuditInfo],
+    sync: Sequence[SyncUpdate] = (),
+) -> list[LoadResult]:
+    """Load several runs' rows (keys disjoint across runs) in one transaction, one audit row per run.
+
+    A row belongs to the audit of its ``run_id``; with a single audit, every row is its.
+    """
     checked = {name: _checked_frame(name, frame) for name, frame in frames.items()}
     _check_sync_keys(sync)
-    load_id = new_load_id()
+    owner = _owners(checked, audits)
+    results = []
     with begin_write(engine) as conn:
         written = {name: _upsert_table(conn, name, checked[name]) for name in TABLE_ORDER if name in checked}
-        table_counts = _table_counts(checked, written, audit)
-        _advance_sync(conn, sync, audit.run_id)
-        result = _result(load_id, table_counts, audit)
-        conn.execute(insert(_AUDIT), _audit_row(load_id, audit, result, "succeeded", None))
-    return result
+        _advance_sync(conn, sync, audits[0].run_id)
+        for index, audit in enumerate(audits):
+            heights = {
+                n: _owned(f.group_by("run_id").len().iter_rows(), owner, index) for n, f in checked.items()
+            }
+            mine = {n: _owned_pairs(w, owner, index) for n, w in written.items()}
+            result = _result(new_load_id(), _table_counts(heights, mine, audit), audit)
+            conn.execute(insert(_AUDIT), _audit_row(result.load_id, audit, result, "succeeded", None))
+            results.append(result)
+    return results
+
+
+def _owners(frames: Mapping[str, pl.DataFrame], audits: Sequence[AuditInfo]) -> Callable[[str], int]:
+    """Which audit (by position) a row's run_id belongs to; ValueError for a run without one."""
+    if len(audits) == 1:
+        return lambda run: 0
+    position = {audit.run_id: index for index, audit in enumerate(audits)}
+    if len(position) != len(audits):
+        raise ValueError("load_runs: two audits of the same run_id in one load")
+    runs = {run for frame in frames.values() for run in frame["run_id"].unique()}
+    if runs - position.keys():
+        raise ValueError(f"load_runs: rows of run(s) {sorted(runs - position.keys())} without an audit")
+    return position.__getitem__
+
+
+def _owned(counts: Iterable[tuple[str, int]], owner: Callable[[str], int], index: int) -> int:
+    """The sum of the per-run counts belonging to audit ``index``."""
+    return sum(count for run, count in counts if owner(run) == index)
+
+
+def _owned_pairs(
+    written: Mapping[str, tuple[int, int]], owner: Callable[[str], int], index: int
+) -> tuple[int, int]:
+    """(inserted, updated) summed over the runs belonging to audit ``index``."""
+    mine = [pair for run, pair in written.items() if owner(run) == index]
+    return sum(p[0] for p in mine), sum(p[1] for p in mine)
 
 
 def record_failed_load(engine: Engine, audit: AuditInfo, error: str) -> str:
@@ -118,7 +176,10 @@ def get_sync_state(engine: Engine, platform: str, channel_id: str, stream: str) 
 
 
 def _checked_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame if it has the table's exact schema and unique, non-null keys; else ValueError."""
+    """The frame if it has the table's exact schema and non-null keys unique per run; else ValueError.
+
+    Rows of several runs may share a key: they are merged run by run, in the frame's order.
+    """
     if name not in SCHEMAS:
         raise ValueError(f"unknown table {name!r}; expected one of {list(TABLE_ORDER)}")
     expected = SCHEMAS[name]
@@ -127,10 +188,10 @@ def _checked_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
         missing = [c for c in expected if c not in frame.schema]
         raise ValueError(f"{name}: frame does not match transforms.schemas ({got=}, {missing=})")
     keys = list(KEYS[name])
-    key_frame = frame.select(keys)
+    key_frame = frame.select(*keys, "run_id")
     if key_frame.null_count().sum_horizontal().item():
-        raise ValueError(f"{name}: null in key columns {tuple(keys)}")
-    duplicated = key_frame.filter(key_frame.is_duplicated())
+        raise ValueError(f"{name}: null in key columns {tuple(keys)} or run_id")
+    duplicated = key_frame.filter(key_frame.is_duplicated()).select(keys)
     if duplicated.height:
         raise ValueError(
             f"{name}: duplicate key {tuple(keys)}={duplicated.row(0)} "
@@ -146,22 +207,24 @@ def _check_sync_keys(sync: Sequence[SyncUpdate]) -> None:
         raise ValueError(f"sync_state: duplicate (platform, channel_id, stream) in {seen}")
 
 
-def _upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> tuple[int, int]:
-    """Upsert one table chunk by chunk; returns (inserted, updated)."""
+def _upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Stage one table's rows in bulk, then merge them run by run; (inserted, updated) per run_id."""
     table = TABLES[name]
     keys = KEYS[name]
-    insert_new = _insert_new_statement(conn, table, keys)
-    update_old = _update_statement(conn, name, table, keys)
-    inserted = updated = 0
+    staged = bulk.stage(conn, table, _table_frame(name, frame), index_on="run_id")
     # Key order makes concurrent loads of overlapping keys lock rows in the same order (no deadlock).
-    for chunk in frame.sort(list(keys)).iter_slices(CHUNK_ROWS):
-        rows = _rows(name, chunk)
-        new_keys = {tuple(row) for row in conn.execute(insert_new, rows)}
-        rest = [row for row in rows if tuple(row[k] for k in keys) not in new_keys]
-        inserted += len(new_keys)
-        if rest:
-            updated += len(conn.execute(update_old, rest).all())
-    return inserted, updated
+    source = (
+        select(*staged.c).where(staged.c.run_id == bindparam("run")).order_by(*(staged.c[k] for k in keys))
+    )
+    insert_new = _insert_new_statement(conn, table, keys, source)
+    update_old = _update_statement(conn, name, table, keys, source)
+    written: dict[str, tuple[int, int]] = {}
+    for run, rows in frame.group_by("run_id", maintain_order=True).len().iter_rows():
+        inserted = conn.execute(insert_new, {"run": run}).rowcount
+        updated = conn.execute(update_old, {"run": run}).rowcount if inserted < rows else 0
+        written[run] = (inserted, updated)
+    bulk.drop(conn, staged)
+    return written
 
 
 def _dialect_insert(conn: Connection, table: Table) -> Any:
@@ -178,20 +241,26 @@ def _dialect_insert(conn: Connection, table: Table) -> Any:
 OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_at"})
 
 
-def _insert_new_statement(conn: Connection, table: Table, keys: tuple[str, ...]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING key."""
-    stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
-    return stmt.returning(*(table.c[k] for k in keys))
+def _insert_new_statement(conn: Connection, table: Table, keys: tuple[str, ...], source: Select[Any]) -> Any:
+    """INSERT ... SELECT ... ON CONFLICT DO NOTHING: the rows inserted are the rowcount."""
+    stmt = _dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
+    return stmt.on_conflict_do_nothing(index_elements=list(keys)).execution_options(preserve_rowcount=True)
 
 
-def _update_statement(conn: Connection, name: str, table: Table, keys: tuple[str, ...]) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE SET merge WHERE merge differs RETURNING key."""
-    stmt = _dialect_insert(conn, table)
+def _update_statement(
+    conn: Connection, name: str, table: Table, keys: tuple[str, ...], source: Select[Any]
+) -> Any:
+    """INSERT ... SELECT ... ON CONFLICT DO UPDATE SET merge WHERE merge differs: rowcount = updated.
+
+    Rows the first statement just inserted conflict with themselves, merge to the same values
+    and are left alone, so only stored rows that really change are counted.
+    """
+    stmt = _dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
     merged = MERGES[name](table, stmt.excluded)
     watched = {col: expr for col, expr in merged.items() if col not in OBSERVATION_COLUMNS}
     differs = or_(*(expr.is_distinct_from(table.c[col]) for col, expr in watched.items()))
     stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=merged, where=differs)
-    return stmt.returning(*(table.c[k] for k in keys))
+    return stmt.execution_options(preserve_rowcount=True)  # INSERT rowcounts are dropped otherwise
 
 
 def _newest_wins(table: Table, ex: ColumnCollection[str, Any], ts: str) -> dict[str, ColumnElement[Any]]:
@@ -231,18 +300,29 @@ MERGES: dict[str, Merge] = {
 }
 
 
-def _rows(name: str, chunk: pl.DataFrame) -> list[dict[str, Any]]:
-    """Bind parameters for one chunk: the frame's columns mapped to the table's."""
+def _table_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with the table's columns: channel observation times, hashtags as JSON text."""
     if name == "channel":
-        chunk = chunk.with_columns(
+        frame = frame.with_columns(
             pl.col("timezone").fill_null(DEFAULT_TIMEZONE), pl.col("fetched_at").alias("last_seen_at")
         ).rename({"fetched_at": "first_seen_at"})
-    rows = chunk.to_dicts()
     if name == "content":
-        for row in rows:
-            tags = row["hashtags"]
-            row["hashtags"] = None if tags is None else json.dumps(tags, ensure_ascii=False)
-    return rows
+        frame = frame.with_columns(_json_list(pl.col("hashtags")).alias("hashtags"))
+    return frame.select(c.name for c in TABLES[name].columns)
+
+
+def _json_list(tags: pl.Expr) -> pl.Expr:
+    """A list of hashtags as ``json.dumps(tags, ensure_ascii=False)`` writes it; null stays null.
+
+    Hashtags are word characters only (transforms.common.HASHTAG_PATTERN), so escaping quote
+    and backslash is all JSON needs here.
+    """
+    quoted = pl.concat_str(
+        pl.lit('"'),
+        pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True),
+        pl.lit('"'),
+    )
+    return pl.concat_str(pl.lit("["), tags.list.eval(quoted).list.join(", "), pl.lit("]"))
 
 
 def _later(incoming: ColumnElement[Any], current: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -288,13 +368,13 @@ def _sync_row(update: SyncUpdate, run_id: str, now: dt.datetime) -> dict[str, An
 
 
 def _table_counts(
-    frames: Mapping[str, pl.DataFrame], written: Mapping[str, tuple[int, int]], audit: AuditInfo
+    heights: Mapping[str, int], written: Mapping[str, tuple[int, int]], audit: AuditInfo
 ) -> dict[str, dict[str, int]]:
     """Per table {in, loaded, inserted, updated, unchanged, quarantined}, every table listed."""
     quarantined = audit.quarantined_by_table or {}
     counts: dict[str, dict[str, int]] = {}
     for name in TABLE_ORDER:
-        loaded = frames[name].height if name in frames else 0
+        loaded = heights.get(name, 0)
         inserted, updated = written.get(name, (0, 0))
         held = quarantined.get(name, 0)
         values = (loaded + held, loaded, inserted, updated, loaded - inserted - updated, held)

@@ -296,3 +296,74 @@ class SyncState(Base):
         UTCDateTime, default=utcnow, comment="UTC time this state last changed"
     )
     run_id: Mapped[str] = mapped_column(String, comment="Pipeline run id of the load that last changed it")
+
+
+class Campaign(Base):
+    """A public campaign as configured in socmed.toml; the config is the source of truth."""
+
+    __tablename__ = "campaign"
+    __table_args__ = ({"comment": "One campaign from the configuration file; one row per name"},)
+
+    name: Mapped[str] = mapped_column(String, primary_key=True, comment="Campaign name, as configured")
+    hashtags: Mapped[str] = mapped_column(
+        Text, comment="JSON array of matched hashtags: lower-case, without '#'"
+    )
+    keywords: Mapped[str] = mapped_column(
+        Text, comment="JSON array of matched keywords or phrases (case-insensitive, whole words)"
+    )
+    start_date: Mapped[dt.date] = mapped_column(
+        Date, comment="First publication date matched, in the channel's time zone"
+    )
+    end_date: Mapped[dt.date | None] = mapped_column(
+        Date, comment="Last publication date matched, channel-local; NULL = open-ended"
+    )
+    channels: Mapped[str | None] = mapped_column(
+        Text, comment="JSON array of channel keys like instagram/@handle; NULL = every channel"
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, comment="UTC time the definition last changed in the warehouse"
+    )
+
+
+class CampaignContent(Base):
+    """Content matching a campaign: recomputed from the configuration after every run."""
+
+    __tablename__ = "campaign_content"
+    __table_args__ = (
+        ForeignKeyConstraint(["campaign_name"], ["campaign.name"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["platform", "content_id"], ["content.platform", "content.content_id"]),
+        Index(None, "platform", "content_id"),
+        {"comment": "Content matching a campaign; one row per campaign + content item"},
+    )
+
+    campaign_name: Mapped[str] = mapped_column(String, primary_key=True, comment="Campaign name")
+    platform: Mapped[str] = mapped_column(String, primary_key=True, comment="Platform name")
+    content_id: Mapped[str] = mapped_column(String, primary_key=True, comment="Content id")
+    channel_id: Mapped[str] = mapped_column(String, comment="Owning channel id")
+    matched_hashtags: Mapped[str | None] = mapped_column(
+        Text, comment="JSON array of the campaign hashtags found; NULL = none"
+    )
+    matched_keywords: Mapped[str | None] = mapped_column(
+        Text, comment="JSON array of the campaign keywords found; NULL = none"
+    )
+    matched_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, comment="UTC time of the refresh that first matched it"
+    )
+
+
+class TimeZoneOffset(Base):
+    """UTC offsets of the channels' time zones, so SQLite views can compute local dates."""
+
+    __tablename__ = "time_zone_offset"
+    __table_args__ = (
+        {"comment": "UTC offset of a time zone over a span of UTC time (for local dates on SQLite)"},
+    )
+
+    timezone: Mapped[str] = mapped_column(String, primary_key=True, comment="IANA time zone name")
+    valid_from: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, primary_key=True, comment="UTC start of the span (inclusive)"
+    )
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment="UTC end of the span (exclusive)")
+    utc_offset_seconds: Mapped[int] = mapped_column(
+        Integer, comment="Seconds to add to UTC for local time during the span"
+    )

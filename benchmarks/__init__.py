@@ -1,0 +1,1 @@
+"""The throughput and memory benchmark: ``make bench`` (see docs/performance.md)."""

@@ -1,0 +1,305 @@
+"""Reprocessing in bounded batches: the raw zone streamed as slices of runs, many runs a batch.
+
+A *slice* is one run's responses, or, for a run larger than the byte budget, a part of it cut
+before a response that starts a new group (a media page, never between a page and the
+lookups that complete it). A *batch* gathers consecutive slices up to the budget (decompressed
+body bytes). Each slice is transformed and written to Parquet on its own; the batch is
+validated with one Great Expectations call per table (keys unique per run, see
+``validate_batch(per_run=True)``) and loaded in one transaction, run by run in arrival order,
+with one audit row per slice. Memory is bounded by the budget, not by a run or the raw zone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+
+from socmed import paths
+from socmed.config import ChannelSettings, Settings
+from socmed.pipeline import ProcessOutcome, channel_ref, quarantine_reasons
+from socmed.platforms import get_platform
+from socmed.rawzone import StoredResponse
+from transforms.parquet import QUARANTINE_COLUMN, write_tables
+from validation.validate import (
+    SEPARATOR,
+    ValidationResult,
+    ValidationThresholdExceeded,
+    check_threshold,
+    validate_batch,
+)
+from warehouse.load import AuditInfo, load_runs, record_failed_load
+
+DEFAULT_BATCH_BYTES = 96 * 1024 * 1024
+SLICE = "__slice"  # which slice of the batch a row came from (dropped before loading)
+# Streams a run may be cut before; a platform not listed here is never cut inside a run.
+CUT_BEFORE = {"instagram": frozenset({"account", "media", "account_insights"})}
+_WRITERS = 8  # Parquet files written at once: their fsyncs share journal commits
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Consecutive responses of one run (``part`` 0: the whole run; 1, 2, ...: its parts)."""
+
+    run_dir: Path
+    metas: tuple[dict[str, Any], ...]
+    part: int = 0
+
+    @property
+    def run_id(self) -> str:
+        return str(self.metas[0]["run_id"])
+
+    @property
+    def body_bytes(self) -> int:
+        return sum(int(m.get("body_bytes") or 0) for m in self.metas)
+
+    @property
+    def file_id(self) -> str:
+        """The run id its Parquet files are named by (``<run>.partNNNN`` for a part)."""
+        return self.run_id if self.part == 0 else f"{self.run_id}.part{self.part:04d}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive slices processed, validated and loaded together."""
+
+    number: int
+    slices: tuple[Slice, ...]
+
+
+def plan_batches(runs: Iterable[Path], max_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[Batch]:
+    """Batches of slices in arrival order, each within ``max_bytes`` unless one slice is larger."""
+    pending: list[Slice] = []
+    number = 0
+    for run_dir in runs:
+        for piece in run_slices(run_dir, max_bytes):
+            size = sum(s.body_bytes for s in pending)
+            same_run = any(s.run_dir == piece.run_dir for s in pending)
+            if pending and (size + piece.body_bytes > max_bytes or same_run):
+                number += 1
+                yield Batch(number, tuple(pending))
+                pending = []
+            pending.append(piece)
+    if pending:
+        yield Batch(number + 1, tuple(pending))
+
+
+def run_slices(run_dir: Path, max_bytes: int) -> Iterator[Slice]:
+    """A run as one slice, or as parts cut before group-starting responses once over budget."""
+    metas = [json.loads(p.read_text()) for p in sorted(run_dir.glob("*.meta.json"))]
+    if not metas:
+        return
+    cuttable = CUT_BEFORE.get(str(metas[0].get("platform")), frozenset())
+    if sum(int(m.get("body_bytes") or 0) for m in metas) <= max_bytes or not cuttable:
+        yield Slice(run_dir, tuple(metas))
+        return
+    part, start, size = 1, 0, 0
+    for index, meta in enumerate(metas):
+        if size >= max_bytes and meta.get("stream") in cuttable:
+            yield Slice(run_dir, tuple(metas[start:index]), part)
+            part, start, size = part + 1, index, 0
+        size += int(meta.get("body_bytes") or 0)
+    yield Slice(run_dir, tuple(metas[start:]), part)
+
+
+def read_slice(data_dir: Path, piece: Slice) -> list[StoredResponse]:
+    """The slice's responses with their bodies, in arrival order."""
+    out = []
+    for meta in piece.metas:
+        body_path = piece.run_dir / paths.raw_body_name(int(meta["seq"]), str(meta["stream"]))
+        body = gzip.decompress(body_path.read_bytes())
+        out.append(StoredResponse(meta=meta, body=body, raw_file=body_path.relative_to(data_dir).as_posix()))
+    return out
+
+
+def channel_for(settings: Settings, platform: str, account: str) -> ChannelSettings:
+    """The configured channel of raw data, or default settings for a channel no longer configured."""
+    for channel in settings.channels:
+        if channel.platform == platform and channel.account_id == account:
+            return channel
+    return ChannelSettings(platform=platform, handle=account, account_id=account)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch transformed, written to Parquet and validated, ready to load."""
+
+    batch: Batch
+    outcomes: list[ProcessOutcome]
+    audits: list[AuditInfo]
+    errors: list[str | None]  # why a slice will not load (its quarantine threshold), or None
+    good: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> PreparedBatch:
+    """Read, transform and write Parquet per slice; validate the whole batch; split per slice."""
+    data_dir, clock = settings.pipeline.data_dir, _Clock()
+    frames, outcomes, audits = [], [], []
+    for index, piece in enumerate(batch.slices):
+        channel = channel_for(settings, str(piece.metas[0]["platform"]), str(piece.metas[0]["account"]))
+        responses = clock.time("read", lambda p=piece: read_slice(data_dir, p))  # type: ignore[misc]
+        result = clock.time("transform", lambda r=responses, c=channel: _transform(r, c))  # type: ignore[misc]
+        frames.append(
+            {t: f.with_columns(pl.lit(index, pl.UInt32).alias(SLICE)) for t, f in result.frames.items()}
+        )
+        outcomes.append(ProcessOutcome(piece.run_id, problems=list(result.problems)))
+        audits.append(_audit(piece, channel, responses, flow_run_id))
+    clock.time("parquet", lambda: _write_zone(data_dir, batch, frames, outcomes, "parquet"))
+    joined = {t: pl.concat([f[t] for f in frames]) for t in frames[0]}
+    now = max(_fetched_at(m) for piece in batch.slices for m in piece.metas)
+    results = clock.time("validate", lambda: validate_batch(joined, now, per_run=True))
+    mine = [_slice_results(results, index) for index in range(len(outcomes))]
+    quarantine = [{t: r.quarantined for t, r in m.items() if r.quarantined.height} for m in mine]
+    clock.time("parquet", lambda: _write_zone(data_dir, batch, quarantine, outcomes, "quarantine"))
+    prepared = _account_for(settings, batch, mine, outcomes, audits)
+    clock.share(outcomes, [piece.body_bytes for piece in batch.slices])
+    return prepared
+
+
+def _transform(responses: list[StoredResponse], channel: ChannelSettings) -> Any:
+    """The platform's transform of one slice."""
+    return get_platform(channel.platform).transform(responses, channel_ref(channel))
+
+
+def _audit(
+    piece: Slice, channel: ChannelSettings, responses: list[StoredResponse], flow_run_id: str | None
+) -> AuditInfo:
+    """The audit facts of a slice (quarantine counts come after validation)."""
+    return AuditInfo(
+        run_id=piece.run_id,
+        flow_run_id=flow_run_id,
+        platform=channel.platform,
+        channel_id=channel.account_id,
+        raw_files=[r.raw_file for r in responses],
+        started_at=_fetched_at(piece.metas[0]),
+    )
+
+
+def _fetched_at(meta: dict[str, Any]) -> dt.datetime:
+    """A response's fetch time."""
+    return dt.datetime.fromisoformat(str(meta["fetched_at"]))
+
+
+def _slice_results(results: dict[str, ValidationResult], index: int) -> dict[str, ValidationResult]:
+    """One slice's share of the batch's validation results, failures counted from its reasons."""
+    out = {}
+    for table, result in results.items():
+        good = result.good.filter(pl.col(SLICE) == index).drop(SLICE)
+        bad = result.quarantined.filter(pl.col(SLICE) == index).drop(SLICE)
+        labels = bad[QUARANTINE_COLUMN].str.split(SEPARATOR).explode().to_list()
+        out[table] = ValidationResult(table, good, bad, dict(Counter(labels)), good.height + bad.height)
+    return out
+
+
+def _account_for(
+    settings: Settings,
+    batch: Batch,
+    mine: list[dict[str, ValidationResult]],
+    outcomes: list[ProcessOutcome],
+    audits: list[AuditInfo],
+) -> PreparedBatch:
+    """Counts, reasons and the quarantine threshold per slice; the good rows of passing slices."""
+    prepared = PreparedBatch(batch, outcomes, [], [])
+    for results, outcome, audit in zip(mine, outcomes, audits, strict=True):
+        outcome.rows_in = {t: r.rows_in for t, r in results.items()}
+        outcome.quarantined = {t: r.quarantined.height for t, r in results.items()}
+        outcome.reasons = quarantine_reasons(results)
+        prepared.audits.append(_with_quarantine(audit, outcome))
+        try:
+            check_threshold(results, settings.pipeline.max_failure_share)
+            prepared.errors.append(None)
+        except ValidationThresholdExceeded as exc:
+            prepared.errors.append(str(exc))
+    passing = [m for m, error in zip(mine, prepared.errors, strict=True) if error is None]
+    if passing:
+        prepared.good = {t: pl.concat([m[t].good for m in passing]) for t in passing[0]}
+    return prepared
+
+
+def _with_quarantine(audit: AuditInfo, outcome: ProcessOutcome) -> AuditInfo:
+    """The audit facts completed with the slice's quarantine counts."""
+    return dataclasses.replace(
+        audit,
+        rows_quarantined=sum(outcome.quarantined.values()),
+        quarantine_reasons=outcome.reasons,
+        quarantined_by_table=outcome.quarantined,
+    )
+
+
+def _write_zone(
+    data_dir: Path,
+    batch: Batch,
+    frames: list[dict[str, pl.DataFrame]],
+    outcomes: list[ProcessOutcome],
+    zone: str,
+) -> None:
+    """Each slice's frames as its Parquet (or quarantine) files, several slices at once."""
+
+    def write(index: int) -> list[Path]:
+        piece = batch.slices[index]
+        if piece.part == 1:
+            _remove_run_files(data_dir, piece.run_id, zone)
+        slice_frames = {t: f.drop(SLICE, strict=False) for t, f in frames[index].items()}
+        return write_tables(data_dir, slice_frames, piece.file_id, zone=zone)
+
+    with ThreadPoolExecutor(_WRITERS) as pool:
+        for outcome, files in zip(outcomes, pool.map(write, range(len(frames))), strict=True):
+            (outcome.parquet_files if zone == "parquet" else outcome.quarantine_files).extend(files)
+
+
+def _remove_run_files(data_dir: Path, run_id: str, zone: str) -> None:
+    """Delete a run's files in a zone before its first part is written (a re-run may cut differently)."""
+    name = paths.table_file(data_dir, zone, "any", "any", dt.date.min, run_id).stem  # run=<id>
+    for pattern in (f"{name}.parquet", f"{name}.part*.parquet"):
+        for path in (data_dir / zone).glob(f"*/platform=*/snapshot_date=*/{pattern}"):
+            path.unlink()
+
+
+def load_prepared(engine: Engine, prepared: PreparedBatch) -> None:
+    """Load the passing slices in one transaction; record a failed load for each slice over its threshold."""
+    start = time.perf_counter()
+    for outcome, audit, error in zip(prepared.outcomes, prepared.audits, prepared.errors, strict=True):
+        if error is not None and outcome.load_id is None:  # once, even when the load task retries
+            outcome.load_id = record_failed_load(engine, audit, error)
+    passing = [i for i, error in enumerate(prepared.errors) if error is None]
+    results = load_runs(engine, prepared.good, [prepared.audits[i] for i in passing]) if passing else []
+    for index, loaded in zip(passing, results, strict=True):
+        outcome = prepared.outcomes[index]
+        outcome.load_id = loaded.load_id
+        outcome.loaded = {t: c["loaded"] for t, c in loaded.table_counts.items()}
+        outcome.changed = {t: c["inserted"] + c["updated"] for t, c in loaded.table_counts.items()}
+    clock = _Clock({"load": time.perf_counter() - start})
+    clock.share(prepared.outcomes, [piece.body_bytes for piece in prepared.batch.slices])
+
+
+@dataclass
+class _Clock:
+    """Seconds per stage of a batch, shared out to its slices by weight."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def time(self, stage: str, work: Any) -> Any:
+        """Run ``work()`` and add its wall time to the stage."""
+        start = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def share(self, outcomes: list[ProcessOutcome], weights: list[int]) -> None:
+        """Add each stage's seconds to the outcomes in proportion to their weights."""
+        total = sum(weights) or len(weights)
+        for outcome, weight in zip(outcomes, weights, strict=True):
+            for stage, seconds in self.seconds.items():
+                outcome.seconds[stage] = outcome.seconds.get(stage, 0.0) + seconds * (weight or 1) / total

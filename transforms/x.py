@@ -1,0 +1,215 @@
+"""One run's X API v2 responses -> frames of the common schema.
+
+Streams (``meta["stream"]``) and what they feed:
+
+* ``user``: ``users/{id}`` -> ``channel`` and the followers/following/posts snapshot in
+  ``channel_metrics_daily`` (snapshot_date = local date of fetched_at in the channel's zone).
+  ``posts_count`` is X's ``tweet_count``: every post, replies and reposts included.
+* ``posts`` (timeline pages) and ``posts_lookup`` (posts by id) -> ``content`` (type ``post``)
+  and ``content_metrics_daily``: ``impression_count`` -> views, ``like_count`` -> likes,
+  ``reply_count`` -> comments, ``retweet_count + quote_count`` -> shares (a quote is a repost
+  with a comment; both put the post in front of the reposter's followers),
+  ``bookmark_count`` -> saves; X reports no reach (NULL). A page without ``data`` (the end of
+  the timeline, or a lookup of deleted posts) is valid and holds no post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+
+from socmed.rawzone import StoredResponse
+from transforms.common import (
+    RESP,
+    ChannelRef,
+    Numbered,
+    TransformResult,
+    as_int,
+    decode_json,
+    group_streams,
+    hashtags,
+    latest,
+    local_date,
+    problem,
+    provenance,
+    rfc3339_timestamp,
+)
+from transforms.schemas import KEYS, SCHEMAS, conform
+
+PLATFORM = "x"
+POST_STREAMS = ("posts", "posts_lookup")
+STREAMS = ("user", *POST_STREAMS)
+PROFILE_URL = "https://x.com/"
+
+_USER = {
+    RESP: pl.Int64(),
+    "handle": pl.Utf8(),
+    "display_name": pl.Utf8(),
+    "followers": pl.Int64(),
+    "following": pl.Int64(),
+    "posts_count": pl.Int64(),
+}
+_POST = {
+    RESP: pl.Int64(),
+    "content_id": pl.Utf8(),
+    "created_at": pl.Utf8(),
+    "caption": pl.Utf8(),
+    "views": pl.Int64(),
+    "likes": pl.Int64(),
+    "comments": pl.Int64(),
+    "retweets": pl.Int64(),
+    "quotes": pl.Int64(),
+    "saves": pl.Int64(),
+}
+
+
+def transform_x(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
+    """One run's raw X responses (arrival order) -> the four common-schema frames."""
+    if channel.platform != PLATFORM:
+        raise ValueError(f"transform_x got a {channel.platform!r} channel")
+    streams = group_streams(responses)
+    prov = provenance(pair for pages in streams.values() for pair in pages)
+    problems = [
+        problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
+        for name, pages in streams.items()
+        if name not in STREAMS
+    ]
+    user = _user_rows(streams.get("user", []), channel, problems).join(prov, on=RESP)
+    pages = sorted(pair for name in POST_STREAMS for pair in streams.get(name, []))
+    posts = _posts(pages, prov, channel, problems)
+    frames = {
+        "channel": _channel(user, channel),
+        "content": _content(posts, _latest_handle(user, channel)),
+        "content_metrics_daily": posts.pipe(latest, ["content_id", "snapshot_date"]),
+        "channel_metrics_daily": user.with_columns(
+            snapshot_date=local_date(pl.col("fetched_at"), channel.timezone)
+        ).pipe(latest, ["snapshot_date"]),
+    }
+    return TransformResult({t: _finish(t, f, channel) for t, f in frames.items()}, problems)
+
+
+def _finish(table: str, frame: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
+    """The table's columns, cast to its schema, sorted by its key."""
+    frame = frame.with_columns(platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id))
+    columns = [name for name in SCHEMAS[table] if name in frame.columns]
+    return conform(table, frame.select(columns)).sort(KEYS[table])
+
+
+def _user_rows(pages: list[Numbered], channel: ChannelRef, problems: list[str]) -> pl.DataFrame:
+    """The user objects: handle, name and the three profile counters, one row per response."""
+    rows = []
+    for number, response in pages:
+        body, error = decode_json(response)
+        data = _obj(body.get("data") if isinstance(body, dict) else None)
+        if error is None and str(data.get("id")) != channel.channel_id:
+            error = problem(response, f"no user {channel.channel_id} in the answer")
+        if error is not None:
+            problems.append(error)
+            continue
+        metrics = _obj(data.get("public_metrics"))
+        rows.append(
+            {
+                RESP: number,
+                "handle": _text(data.get("username")),
+                "display_name": _text(data.get("name")),
+                "followers": as_int(metrics.get("followers_count")),
+                "following": as_int(metrics.get("following_count")),
+                "posts_count": as_int(metrics.get("tweet_count")),
+            }
+        )
+    return pl.DataFrame(rows, schema=_USER)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    """A JSON string, or None."""
+    return value if isinstance(value, str) else None
+
+
+def _post_rows(number: int, response: StoredResponse, problems: list[str]) -> list[dict[str, Any]]:
+    """One row per post object in a page's ``data`` (no ``data`` is an empty page)."""
+    body, error = decode_json(response)
+    data = body.get("data", []) if isinstance(body, dict) else None
+    if error is not None or not isinstance(data, list):
+        problems.append(error or problem(response, "posts body without a 'data' list"))
+        return []
+    rows = []
+    for post in data:
+        if not isinstance(post, dict) or not isinstance(post.get("id"), str):
+            problems.append(problem(response, "post without an 'id' skipped"))
+            continue
+        metrics = _obj(post.get("public_metrics"))
+        rows.append(
+            {
+                RESP: number,
+                "content_id": post["id"],
+                "created_at": _text(post.get("created_at")),
+                "caption": _text(post.get("text")),
+                "views": as_int(metrics.get("impression_count")),
+                "likes": as_int(metrics.get("like_count")),
+                "comments": as_int(metrics.get("reply_count")),
+                "retweets": as_int(metrics.get("retweet_count")),
+                "quotes": as_int(metrics.get("quote_count")),
+                "saves": as_int(metrics.get("bookmark_count")),
+            }
+        )
+    return rows
+
+
+def _posts(
+    pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
+) -> pl.DataFrame:
+    """Every post observation of the run, with shares, publish time and provenance."""
+    rows = [row for number, response in pages for row in _post_rows(number, response, problems)]
+    posts = (
+        pl.DataFrame(rows, schema=_POST)
+        .join(prov, on=RESP)
+        .with_columns(
+            published_at=rfc3339_timestamp(pl.col("created_at")),
+            snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
+            # NULL only when neither count came back; one missing counts as 0
+            shares=pl.when(pl.col("retweets").is_not_null() | pl.col("quotes").is_not_null()).then(
+                pl.col("retweets").fill_null(0) + pl.col("quotes").fill_null(0)
+            ),
+        )
+    )
+    problems.extend(
+        f"{raw_file}: post {post_id} has no readable created_at ({when!r}); skipped"
+        for raw_file, post_id, when in posts.filter(pl.col("published_at").is_null())
+        .select("raw_file", "content_id", "created_at")
+        .iter_rows()
+    )
+    return posts.filter(pl.col("published_at").is_not_null())
+
+
+def _channel(user: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
+    """The channel row from the latest user answer."""
+    handle = pl.coalesce(pl.col("handle"), pl.lit(channel.handle))
+    return user.with_columns(
+        channel_id=pl.lit(channel.channel_id),
+        handle=handle,
+        url=pl.lit(PROFILE_URL) + handle,
+        timezone=pl.lit(channel.timezone),
+    ).pipe(latest, ["channel_id"])
+
+
+def _latest_handle(user: pl.DataFrame, channel: ChannelRef) -> str:
+    """The username of the latest user answer, else the configured handle (for post URLs)."""
+    handles = user.sort("fetched_at", RESP).get_column("handle").drop_nulls()
+    return str(handles[-1]) if handles.len() else channel.handle
+
+
+def _content(posts: pl.DataFrame, handle: str) -> pl.DataFrame:
+    """One content row per post, from its latest observation."""
+    return posts.pipe(latest, ["content_id"]).with_columns(
+        content_type=pl.lit("post"),
+        media_type=pl.lit("post"),
+        url=pl.lit(f"{PROFILE_URL}{handle}/status/") + pl.col("content_id"),
+        hashtags=hashtags(pl.col("caption")),
+    )

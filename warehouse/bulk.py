@@ -1,0 +1,69 @@
+"""Bulk staging for warehouse loads: a batch lands in a temporary table in one pass.
+
+PostgreSQL: ``COPY ... FROM STDIN (FORMAT csv)`` fed by Polars' CSV writer, into a temporary
+table dropped at commit. SQLite (the embedded default): one ``executemany`` of plain tuples
+into a temporary table, with values already in the text forms SQLAlchemy's SQLite types
+store, so set-based merges compare like with like. Either way the rows then reach the real
+table through set-based ``INSERT ... SELECT ... ON CONFLICT`` statements (``warehouse.load``),
+never row by row from Python.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import Column, Connection, Index, MetaData, Table
+
+STAGE_PREFIX = "_stage_"
+COPY_ROWS = 50_000  # rows per CSV chunk handed to COPY: bounds the text held in memory
+# The text forms SQLAlchemy's SQLite DATETIME and DATE types store and compare.
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
+SQLITE_DATE = "%Y-%m-%d"
+
+
+def stage(conn: Connection, table: Table, frame: pl.DataFrame, index_on: str) -> Table:
+    """A temporary copy of ``table`` holding ``frame`` (columns named as the table's), indexed."""
+    staged = _stage_table(table)
+    if conn.dialect.name == "postgresql":
+        _copy_postgres(conn, table, staged, frame)
+    elif conn.dialect.name == "sqlite":
+        _insert_sqlite(conn, staged, frame)
+    else:
+        raise NotImplementedError(f"bulk staging supports postgresql and sqlite, not {conn.dialect.name}")
+    Index(f"{staged.name}_{index_on}", staged.c[index_on]).create(conn)  # after the rows: faster
+    return staged
+
+
+def drop(conn: Connection, staged: Table) -> None:
+    """Drop a staging table now (PostgreSQL would drop it at commit anyway)."""
+    staged.drop(conn)
+
+
+def _stage_table(table: Table) -> Table:
+    """The staging table's definition: the same columns and types, no constraints."""
+    columns = [Column(c.name, c.type) for c in table.columns]
+    return Table(STAGE_PREFIX + table.name, MetaData(), *columns, prefixes=["TEMPORARY"])
+
+
+def _copy_postgres(conn: Connection, table: Table, staged: Table, frame: pl.DataFrame) -> None:
+    """Create the staging table (dropped at commit) and COPY the frame into it as CSV."""
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staged.name} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    columns = ", ".join(frame.columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {staged.name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        for chunk in frame.iter_slices(COPY_ROWS):
+            copy.write(chunk.write_csv(include_header=False))
+
+
+def _insert_sqlite(conn: Connection, staged: Table, frame: pl.DataFrame) -> None:
+    """Create the staging table and insert the frame's rows as SQLite stores them."""
+    staged.create(conn)
+    values = frame.with_columns(
+        pl.col(pl.Datetime).dt.strftime(SQLITE_DATETIME), pl.col(pl.Date).dt.strftime(SQLITE_DATE)
+    )
+    marks = ", ".join("?" for _ in values.columns)
+    insert = f"INSERT INTO {staged.name} ({', '.join(values.columns)}) VALUES ({marks})"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    for chunk in values.iter_slices(COPY_ROWS):
+        cursor.executemany(insert, chunk.rows())
