@@ -13,6 +13,7 @@ from socmed import pipeline
 from socmed.batches import PreparedBatch, load_prepared, plan_batches, prepare_batch
 from socmed.config import load_settings
 from socmed.rawzone import list_runs
+from warehouse.campaigns import refresh_campaigns
 
 MIB = 1024 * 1024
 
@@ -70,7 +71,7 @@ def run_flow(config: Path, batch_mb: int) -> dict[str, Any]:
 
 
 def run_plain(config: Path, batch_mb: int) -> dict[str, Any]:
-    """The same batches and overlap as the flow, as plain function calls (no Prefect)."""
+    """The same batches, overlap and closing campaign refresh as the flow, as plain calls (no Prefect)."""
     warm_up(prefect=False)
     settings = load_settings(config)
     clear_outputs(settings.pipeline.data_dir)
@@ -88,6 +89,7 @@ def run_plain(config: Path, batch_mb: int) -> dict[str, Any]:
             outcomes += prepared.outcomes
         if loading is not None:
             loading.result()
+    refresh_campaigns(engine, list(settings.campaigns))  # the flow's last step too
     seconds = time.perf_counter() - start
     stages: dict[str, float] = {}
     for outcome in outcomes:

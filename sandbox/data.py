@@ -179,10 +179,13 @@ class SandboxData:
         seed: int = 7,
         extra_accounts: int = 0,
         media_per_account: int | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         self.as_of = as_of
         self.seed = seed
-        self.now = dt.datetime.combine(as_of, dt.time(0, 0), UTC)
+        # the sandbox's clock: midnight UTC of as_of, or a given instant (tests that need the
+        # platform day that ended a few hours ago pass the real time)
+        self.now = now.astimezone(UTC) if now else dt.datetime.combine(as_of, dt.time(0, 0), UTC)
         self.window_start = self.now - dt.timedelta(days=WINDOW_DAYS)
         self._media: dict[str, list[Media]] = {}
         self._base_followers: dict[str, int] = {}

@@ -65,10 +65,11 @@ class Sandbox(FakeApi):
         short_pages: bool = False,
         extra_accounts: int = 0,
         media_per_account: int | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         super().__init__(token, host=host, port=port)
-        as_of = as_of or dt.datetime.now(dt.UTC).date()
-        self.data = SandboxData(as_of, seed, extra_accounts, media_per_account)
+        as_of = now.astimezone(dt.UTC).date() if now else (as_of or dt.datetime.now(dt.UTC).date())
+        self.data = SandboxData(as_of, seed, extra_accounts, media_per_account, now)
         self.api = GraphApi(self.data, token, short_pages)
         self._calls: Counter[str] = Counter()
 

@@ -44,7 +44,7 @@ def _window_text(window: Window | None) -> str:
 def link(path: Path, data_dir: Path) -> str:
     """A markdown link to a file or folder of the data directory, labelled by its relative path."""
     label = path.relative_to(data_dir).as_posix() if path.is_relative_to(data_dir) else str(path)
-    return f"[`{label}`]({path.resolve().as_uri()})"
+    return f"[{label}]({path.resolve().as_uri()})"
 
 
 def channel_markdown(report: ChannelReport, data_dir: Path) -> str:

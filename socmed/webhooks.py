@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from flows.events import ChannelRef, Emitter, emit, webhook_received
+from flows.events import ChannelRef, Emitter, SocmedEvent, emit, webhook_received
 from socmed.config import Settings, TokenSource, resolve_token
 
 log = logging.getLogger("socmed.webhooks")
@@ -157,7 +157,7 @@ def _changed_fields(entry: dict[str, Any]) -> list[str]:
     return ["messaging"] if entry.get("messaging") else []
 
 
-def callback_events(data: dict[str, Any], index: dict[tuple[str, str], ChannelRef]) -> Iterator[Any]:
+def callback_events(data: dict[str, Any], index: dict[tuple[str, str], ChannelRef]) -> Iterator[SocmedEvent]:
     """One ``socmed.webhook.received`` event per configured channel named in the callback."""
     platform = OBJECT_PLATFORMS.get(data["object"])
     touched: dict[str, tuple[ChannelRef, list[str], int]] = {}

@@ -208,8 +208,8 @@ def deployed_stack(tmp_root: Path, config: Path) -> Deployed:
     home = tmp_root / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
     stack = PrefectStack(home)
+    atexit.register(shutil.rmtree, home, True)  # atexit runs last-in first-out: stop, then remove
     atexit.register(stack.stop)
-    atexit.register(shutil.rmtree, home, True)
     stack.start()
     script = (
         f"{BIN / 'prefect'} work-pool create socmed --type process && "
@@ -308,3 +308,42 @@ class Browser:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def assert_loaded_exactly_once(url: str, data: Any, snapshot: Any) -> None:
+    """Every post and its counters, and every account snapshot, once: the sandbox's own totals.
+
+    ``e2e_helpers.assert_matches_truth`` also compares the account insights of the last two
+    platform days, which the sandbox only knows up to midnight UTC of its ``as_of`` date; this
+    check leaves them out, so it holds at any hour.
+    """
+    from tests.e2e_helpers import query
+
+    for account in data.accounts:
+        truth = data.expected(account.id)
+        facts = query(
+            url,
+            "SELECT count(*), count(DISTINCT content_id), sum(likes), sum(comments), sum(views), sum(reach) "
+            "FROM content_metrics_daily WHERE channel_id = :c AND snapshot_date = :d",
+            c=account.id,
+            d=snapshot,
+        )
+        n = truth["media_count"]
+        expected = (
+            n,
+            n,
+            truth["like_count_sum"],
+            truth["comments_count_sum"],
+            truth["views_sum"],
+            truth["reach_sum"],
+        )
+        assert [tuple(int(v) for v in facts[0])] == [expected], account.username
+        assert query(url, "SELECT count(*) FROM content WHERE channel_id = :c", c=account.id) == [(n,)]
+        followers = query(
+            url,
+            "SELECT followers, posts_count FROM channel_metrics_daily "
+            "WHERE channel_id = :c AND snapshot_date = :d",
+            c=account.id,
+            d=snapshot,
+        )
+        assert followers == [(truth["followers_count"], n)], account.username

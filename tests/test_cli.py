@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sandbox import hub
 from socmed.cli import app
 from tests.e2e_helpers import query
 
@@ -75,11 +76,14 @@ def test_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "content                      569" in out.stdout
-    assert "content_metrics_daily        569" in out.stdout
-    assert "Quarantined rows: 0" in out.stdout
+    assert "Quarantined rows: 0" in out.stdout and "with a failure" not in out.stdout
     url = f"sqlite:///{tmp_path / 'demo' / 'warehouse.db'}"
-    assert query(url, "SELECT handle FROM channel ORDER BY handle") == [("tangerangkota",), ("tangerangtv",)]
+    # every sandbox of the hub is served, configured and ingested
+    platforms = sorted(entry.platform for entry in hub.SANDBOXES)
+    assert query(url, "SELECT DISTINCT platform FROM channel ORDER BY platform") == [(p,) for p in platforms]
+    assert query(url, "SELECT handle FROM channel WHERE platform = 'instagram' ORDER BY handle") == [
+        ("tangerangkota",), ("tangerangtv",)]
+    assert "tiktok/@tangerangkota " in out.stdout
     report = tmp_path / "demo" / "report" / "report.html"
     assert f"Report (charts beside it): {report}" in out.stdout
     assert report.stat().st_size > 50_000

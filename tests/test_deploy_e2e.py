@@ -29,7 +29,7 @@ from sandbox.server import Sandbox
 from socmed import pipeline
 from socmed.config import Settings, load_settings
 from socmed.webhooks import sign
-from tests.e2e_helpers import TOKEN_ENV, assert_matches_truth, dump, query, write_config
+from tests.e2e_helpers import TOKEN_ENV, dump, query, write_config
 from tests.prefect_stack import (
     BIN,
     ROOT,
@@ -37,6 +37,7 @@ from tests.prefect_stack import (
     WEBHOOK_SECRET_ENV,
     Browser,
     PrefectStack,
+    assert_loaded_exactly_once,
     deployed_stack,
     free_port,
     project_dir,
@@ -223,7 +224,7 @@ def test_events_and_a_signed_webhook_run_the_deployments_and_the_ui_shows_the_su
     world.timings["webhook_to_run_started_seconds"] = seconds(hooked["start_time"], hook_sent)
     world.timings["webhook_to_run_completed_seconds"] = seconds(hooked["end_time"], hook_sent)
     jakarta_today = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Jakarta")).date()
-    assert_matches_truth(world.warehouse, world.sandbox.data, jakarta_today)
+    assert_loaded_exactly_once(world.warehouse, world.sandbox.data, jakarta_today)
 
     def notified() -> list[str]:
         lines = world.stack.log(world.receiver_proc).splitlines()

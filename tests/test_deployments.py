@@ -32,3 +32,13 @@ def test_schedules_are_in_jakarta_time() -> None:
 def test_no_secret_values_in_prefect_yaml() -> None:
     text = (ROOT / "prefect.yaml").read_text().lower()
     assert "access_token" not in text and "secret:" not in text
+
+
+def test_event_triggers_are_valid_deployment_triggers() -> None:
+    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+
+    triggered = {d["name"]: d["triggers"] for d in DEPLOYMENTS if d.get("triggers")}
+    assert sorted(triggered) == ["ingest-channel", "process-raw"]
+    for triggers in triggered.values():
+        for trigger in triggers:
+            DeploymentEventTrigger.model_validate(trigger)

@@ -20,19 +20,11 @@ TOKEN_ENV = "SOCMED_E2E_FB_TOKEN"
 
 
 
-def sandbox_date() -> dt.date:
-    """The sandbox's as_of: its clock (as_of 00:00 UTC) then holds the platform day before today.
-
-    A scheduled run asks for insights up to yesterday on US Pacific time; the sandbox has a
-    platform day complete once its clock passes the day's end, whatever the time of day.
-    """
-    return dt.datetime.now(zoneinfo.ZoneInfo("America/Los_Angeles")).date() + dt.timedelta(days=1)
-
-
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[FacebookSandbox]:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    with FacebookSandbox(as_of=sandbox_date(), token=TOKEN) as sb:
+    # the sandbox on the real clock, so the platform day that ended hours ago is complete there too
+    with FacebookSandbox(now=dt.datetime.now(dt.UTC), token=TOKEN) as sb:
         yield sb
 
 

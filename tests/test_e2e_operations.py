@@ -28,7 +28,7 @@ TOKEN = "sandbox-ops-token-9876543210"
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    with Sandbox(as_of=dt.datetime.now(dt.UTC).date(), token=TOKEN) as sb:
+    with Sandbox(now=dt.datetime.now(dt.UTC), token=TOKEN) as sb:
         yield sb
 
 

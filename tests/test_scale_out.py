@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from sandbox.server import Sandbox
+from sandbox.server import Fault, Sandbox
 from socmed import paths
-from tests.e2e_helpers import TOKEN_ENV, assert_matches_truth, query, write_config
-from tests.prefect_stack import ROOT, deployed_stack, project_dir, wait_for
+from tests.e2e_helpers import TOKEN_ENV, query, write_config
+from tests.prefect_stack import ROOT, assert_loaded_exactly_once, deployed_stack, project_dir, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 TOKEN = "sandbox-scale-out-token"
@@ -63,6 +63,8 @@ def test_twenty_channels_on_two_workers_arrive_exactly_once_within_the_limit(
         ) as sandbox,
     ):
         patch.setenv(TOKEN_ENV, TOKEN)
+        # slow media pages (1 s each) make fetches long enough to overlap and meet the limit
+        sandbox.inject(Fault(kind="timeout", path_contains="/media", times=10_000, delay=1.0))
         config = write_config(project, sandbox.base_url, pg_url, sandbox.data)
         deployed = deployed_stack(root, config)  # shared with the deployment e2e test when both run
         stack, ids = deployed.stack, deployed.deployments
@@ -115,7 +117,9 @@ def test_twenty_channels_on_two_workers_arrive_exactly_once_within_the_limit(
         pair = [r for r in runs if r["parameters"].get("channel") == keys[0]]
         overlap = min(r["end_time"] for r in pair) > max(r["start_time"] for r in pair)
 
-        assert_matches_truth(pg_url, sandbox.data, dt.datetime.now(zoneinfo.ZoneInfo("Asia/Jakarta")).date())
+        assert_loaded_exactly_once(
+            pg_url, sandbox.data, dt.datetime.now(zoneinfo.ZoneInfo("Asia/Jakarta")).date()
+        )
         media = sum(sandbox.data.expected(a.id)["media_count"] for a in sandbox.data.accounts)
         assert query(pg_url, "SELECT count(*), count(DISTINCT (platform, content_id)) FROM content") == [
             (media, media)
