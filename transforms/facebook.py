@@ -44,6 +44,7 @@ from transforms.common import (
     provenance,
     read_json_pages,
 )
+from transforms.graph_pages import INSIGHT, nested_insight
 from transforms.schemas import KEYS, SCHEMAS, conform
 
 PLATFORM = "facebook"
@@ -51,7 +52,6 @@ STREAMS = ("page", "posts", "page_insights")
 POST_INSIGHTS = {"post_media_view": "views", "post_total_media_view_unique": "reach"}
 PAGE_INSIGHTS = {"page_media_view": "views", "page_total_media_view_unique": "reach"}
 
-_INSIGHT = pl.Struct({"name": pl.Utf8(), "values": pl.List(pl.Struct({"value": pl.Utf8()}))})
 _TOTAL = pl.Struct({"summary": pl.Struct({"total_count": pl.Int64()})})
 _POST = pl.Struct(
     {
@@ -63,7 +63,7 @@ _POST = pl.Struct(
         "shares": pl.Struct({"count": pl.Int64()}),
         "reactions": _TOTAL,
         "comments": _TOTAL,
-        "insights": pl.Struct({"data": pl.List(_INSIGHT)}),
+        "insights": pl.Struct({"data": pl.List(INSIGHT)}),
     }
 )
 _POSTS_PAGE = {"data": pl.List(_POST)}
@@ -160,24 +160,7 @@ def _posts(
         likes=pl.col("reactions").struct.field("summary").struct.field("total_count"),
         comments=pl.col("comments").struct.field("summary").struct.field("total_count"),
         shares=pl.col("shares").struct.field("count").fill_null(0),  # absent when 0
-        **{column: _nested_insight(name) for name, column in POST_INSIGHTS.items()},
-    )
-
-
-def _nested_insight(name: str) -> pl.Expr:
-    """One metric's value from a post's nested ``insights.data`` (NULL when absent)."""
-    element = pl.element()
-    return (
-        pl.col("insights")
-        .struct.field("data")
-        .list.eval(
-            element.filter(element.struct.field("name") == name)
-            .struct.field("values")
-            .list.first()
-            .struct.field("value")
-        )
-        .list.first()
-        .cast(pl.Int64(), strict=False)
+        **{column: nested_insight(name) for name, column in POST_INSIGHTS.items()},
     )
 
 

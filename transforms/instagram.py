@@ -46,6 +46,7 @@ from transforms.common import (
     provenance,
     read_json_pages,
 )
+from transforms.graph_pages import INSIGHT, insight_column, read_media_items
 from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, conform
 
 PLATFORM = "instagram"
@@ -69,8 +70,6 @@ ACCOUNT_TOTAL_VALUE = {"views": "views"}
 PRODUCT_TYPES = {"REELS": "reel", "STORY": "story", "AD": "ad"}
 FEED_TYPES = {"CAROUSEL_ALBUM": "carousel", "VIDEO": "video", "IMAGE": "post"}
 
-# Insight values are read as text: a few metrics carry objects; anything not an integer -> NULL.
-_INSIGHT = pl.Struct({"name": pl.Utf8(), "values": pl.List(pl.Struct({"value": pl.Utf8()}))})
 _MEDIA_ITEM = pl.Struct(
     {
         "id": pl.Utf8(),
@@ -81,11 +80,10 @@ _MEDIA_ITEM = pl.Struct(
         "permalink": pl.Utf8(),
         "like_count": pl.Int64(),
         "comments_count": pl.Int64(),
-        "insights": pl.Struct({"data": pl.List(_INSIGHT)}),
+        "insights": pl.Struct({"data": pl.List(INSIGHT)}),
     }
 )
-_MEDIA_PAGE = {"data": pl.List(_MEDIA_ITEM)}
-_INSIGHTS_PAGE = {"data": pl.List(_INSIGHT)}
+_INSIGHTS_PAGE = {"data": pl.List(INSIGHT)}
 _ACCOUNT = {
     RESP: pl.Int64(),
     "handle": pl.Utf8(),
@@ -190,9 +188,9 @@ def _media(
     pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
 ) -> pl.DataFrame:
     """Every media observation of the run: fields, nested insights and provenance."""
-    frame, errors = read_json_pages(pages, _MEDIA_PAGE)
+    found, errors = read_media_items(pages, _MEDIA_ITEM, MEDIA_INSIGHTS)
     problems.extend(errors)
-    items = frame.explode("data").unnest("data").join(prov, on=RESP)
+    items = found.join(prov, on=RESP)
     problems.extend(_media_problems(items))
     return (
         items.drop_nulls("id")
@@ -200,7 +198,7 @@ def _media(
             content_id=pl.col("id"),
             published_at=meta_timestamp(pl.col("timestamp")),
             snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
-            **{column: _nested_insight(name) for name, column in MEDIA_INSIGHTS.items()},
+            **{column: pl.col(insight_column(name)) for name, column in MEDIA_INSIGHTS.items()},
         )
         .with_columns(
             likes=pl.coalesce("like_count", "likes"), comments=pl.coalesce("comments_count", "comments")
@@ -218,25 +216,10 @@ def _media_problems(items: pl.DataFrame) -> list[str]:
     ]
 
 
-def _nested_insight(name: str) -> pl.Expr:
-    """One metric's value from a media item's nested ``insights.data`` (NULL when absent)."""
-    element = pl.element()
-    return (
-        pl.col("insights")
-        .struct.field("data")
-        .list.eval(
-            element.filter(element.struct.field("name") == name)
-            .struct.field("values")
-            .list.first()
-            .struct.field("value")
-        )
-        .list.first()
-        .cast(pl.Int64(), strict=False)
-    )
-
-
 def _media_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """Per-media insight responses, long: content_id, metric, value and provenance."""
+    if not pages:
+        return _empty_long(prov)
     media_ids = {n: (r.meta.get("context") or {}).get("media_id") for n, r in pages}
     problems.extend(
         problem(r, "media_insights without context media_id") for n, r in pages if not media_ids[n]
@@ -264,6 +247,8 @@ def _media_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[st
 
 def _media_lookups(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """Multi-id lookup responses, long like ``_media_insights``: content_id, metric, value, provenance."""
+    if not pages:
+        return _empty_long(prov)
     rows = [row for number, response in pages for row in _lookup_rows(number, response, problems)]
     return (
         pl.DataFrame(rows, schema=_LOOKUP)
@@ -273,6 +258,13 @@ def _media_lookups(pages: list[Numbered], prov: pl.DataFrame, problems: list[str
         .drop_nulls(["metric", "value"])
         .join(prov, on=RESP)
         .select("content_id", "metric", "value", RESP, *PROVENANCE_COLUMNS)
+    )
+
+
+def _empty_long(prov: pl.DataFrame) -> pl.DataFrame:
+    """No insight values: the long frame's columns, empty (most runs have nested insights only)."""
+    return pl.DataFrame(schema={"content_id": pl.Utf8(), "metric": pl.Utf8(), "value": pl.Int64()}).hstack(
+        prov.select(RESP, *PROVENANCE_COLUMNS).clear()
     )
 
 
@@ -373,6 +365,9 @@ def _orphan_problems(fill: pl.DataFrame, base: pl.DataFrame, limit: int = 10) ->
 
 def _account_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """Account insight values keyed by platform day (views, reach), with provenance."""
+    if not pages:
+        return pl.DataFrame(schema={RESP: pl.Int64(), "snapshot_date": pl.Date(), "views": pl.Int64(),
+                                    "reach": pl.Int64(), **prov.select(PROVENANCE_COLUMNS).schema})
     rows = [row for number, response in pages for row in _account_insight_rows(number, response, problems)]
     frame = (
         pl.DataFrame(rows, schema=_DAILY)

@@ -1,0 +1,159 @@
+"""Graph API media pages: the strict fast path gives exactly what the general reader gives."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks.captions import caption
+from socmed.rawzone import StoredResponse
+from transforms.common import HASHTAG_PATTERN, hashtags
+from transforms.graph_pages import decode_media_pages, insight_column, read_media_items
+from transforms.instagram import _MEDIA_ITEM, MEDIA_INSIGHTS
+
+NAMES = tuple(MEDIA_INSIGHTS)
+
+
+def response(seq: int, body: Any) -> StoredResponse:
+    """A stored media page (body JSON-encoded unless already bytes)."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    meta = {
+        "stream": "media",
+        "status": 200,
+        "fetched_at": "2026-11-26T01:00:00+00:00",
+        "run_id": "r",
+        "seq": seq,
+    }
+    return StoredResponse(meta=meta, body=data, raw_file=f"raw/run=r/{seq:05d}-media.json.gz")
+
+
+def item(media_id: str, **fields: Any) -> dict[str, Any]:
+    """A media item with nested insights."""
+    base: dict[str, Any] = {
+        "id": media_id,
+        "caption": "Pagi di #Tangerang 😀\n#CarFreeDay",
+        "media_type": "VIDEO",
+        "media_product_type": "REELS",
+        "timestamp": "2026-11-20T03:15:00+0000",
+        "permalink": f"https://www.instagram.com/p/{media_id}/",
+        "like_count": 10,
+        "comments_count": 2,
+        "insights": {
+            "data": [
+                {"name": "views", "values": [{"value": 90}]},
+                {"name": "reach", "values": [{"value": 40}]},
+            ]
+        },
+    }
+    base.update(fields)
+    return base
+
+
+# Items the fast path must read exactly as the general reader does.
+EDGE_ITEMS = [
+    item("1"),
+    item("2", like_count=None, caption=None),
+    {k: v for k, v in item("3").items() if k not in ("like_count", "insights", "permalink")},
+    item("4", insights=None),
+    item("5", insights={"data": []}),
+    item(
+        "6", insights={"data": [{"name": "views", "values": []}, {"name": "views", "values": [{"value": 7}]}]}
+    ),
+    item("7", insights={"data": [{"name": "saved", "values": [{"value": None}]}, {"name": "shares"}]}),
+    item(
+        "8",
+        insights={"data": [{"name": "replies", "values": [{"value": 3}]}, {"name": "other", "values": []}]},
+    ),
+    item("9", extra={"nested": [1, 2]}, shortcode="x"),
+]
+# Pages the fast path must refuse (the general reader then decides, and names the problem).
+REFUSED = [
+    {"data": [item("20", like_count="10")]},
+    {"data": [item("21", insights={"data": [{"name": "views", "values": [{"value": "12"}]}]})]},
+    {"data": [item("22", insights={"data": [{"name": "views", "values": [{"value": 2**63}]}]})]},
+    {"data": [item("23", id=23)]},
+    {"data": [None, item("24")]},
+    {"data": None},
+    {"paging": {}},
+    b"not json",
+    b"",
+]
+
+
+def general(pages: list[tuple[int, StoredResponse]]) -> pl.DataFrame:
+    """The general reader's items, with the same columns as the fast path."""
+    frame, _ = read_media_items(pages, _MEDIA_ITEM, NAMES)
+    return frame
+
+
+def test_fast_path_equals_the_general_reader_on_every_edge_shape() -> None:
+    pages = [(n, response(n, {"data": [i], "paging": {"next": "x"}})) for n, i in enumerate(EDGE_ITEMS)]
+    fast, rejected = decode_media_pages(pages, NAMES)
+    assert rejected == []
+    # Force the general reader by making every page fail the strict decode: a trailing item
+    # with a numeric id is read by the general reader as text; the rest must be equal.
+    forced = [(n, response(n, {"data": [i, {"id": 777}]})) for n, i in enumerate(EDGE_ITEMS)]
+    assert decode_media_pages(forced, NAMES)[1] == forced
+    slow = general(forced).filter(pl.col("id") != "777")
+    assert_frame_equal(fast, slow)
+    assert fast.select(insight_column("views"), insight_column("replies")).rows()[5:8] == [
+        (None, None),
+        (None, None),
+        (None, 3),
+    ]
+
+
+def test_refused_pages_go_to_the_general_reader_in_arrival_order() -> None:
+    pages = [(0, response(0, {"data": [item("10")]}))]
+    pages += [(n + 1, response(n + 1, body)) for n, body in enumerate(REFUSED)]
+    pages.append((99, response(99, {"data": [item("11")]})))
+    fast, rejected = decode_media_pages(pages, NAMES)
+    assert fast["id"].to_list() == ["10", "11"]
+    assert [n for n, _ in rejected] == list(range(1, len(REFUSED) + 1))
+    items, problems = read_media_items(pages, _MEDIA_ITEM, NAMES)
+    assert items["_resp"].to_list() == sorted(items["_resp"].to_list())
+    assert items.filter(pl.col("id") == "21")[insight_column("views")].to_list() == [12]
+    assert items.filter(pl.col("id") == "22")[insight_column("views")].to_list() == [None]
+    assert {"10", "11", "21", "22", "24"} <= set(items["id"].drop_nulls().to_list())
+    assert any("not valid JSON" in p for p in problems) and any("empty body" in p for p in problems)
+
+
+def reference_hashtags(text: str | None) -> list[str]:
+    """Hashtags by the original definition: normalise the whole text, then extract."""
+    found = pl.select(
+        pl.lit(text, dtype=pl.Utf8()).str.normalize("NFC").str.extract_all(HASHTAG_PATTERN)
+    ).item()
+    return list(dict.fromkeys(tag[1:].lower() for tag in ([] if found is None else found.to_list())))
+
+
+TRICKY = [
+    "#Cafe\u0301 dan #Café",
+    "#e\u0301\u0323 #\u1100\u1161\u11a8 #한국",
+    "#\u212bngstrom #\u2126hm",
+    "#2026 #2026x #x2026 ＃ＴａｎｇｅｒａｎｇＫｏｔａ",
+    "#tag=\u0338 #a\u0338b",
+    "#İstanbul #ǅemal #ß",
+    None,
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_hashtags_normalise_only_the_tags_with_the_same_result(text: str | None) -> None:
+    found = pl.select(hashtags(pl.lit(text, dtype=pl.Utf8()))).item().to_list()
+    assert found == reference_hashtags(text)
+    assert all(unicodedata.is_normalized("NFC", tag) for tag in found)
+
+
+def test_hashtags_of_generated_captions_match_the_reference() -> None:
+    rng = random.Random(7)
+    texts = [caption(rng, 2026) for _ in range(500)]
+    found = pl.DataFrame({"t": texts}, schema={"t": pl.Utf8()}).select(hashtags(pl.col("t")))
+    assert [list(tags) for tags in found.to_series().to_list()] == [reference_hashtags(t) for t in texts]
+    assert sum(map(len, found.to_series().to_list())) > 500
