@@ -32,6 +32,7 @@ from socmed.pipeline import ProcessOutcome, channel_ref, quarantine_reasons
 from socmed.platforms import get_platform
 from socmed.rawzone import StoredResponse
 from transforms.parquet import QUARANTINE_COLUMN, write_tables
+from transforms.runs import SLICE, RunsResult
 from validation.validate import (
     SEPARATOR,
     ValidationResult,
@@ -42,7 +43,6 @@ from validation.validate import (
 from warehouse.load import AuditInfo, load_runs, record_failed_load
 
 DEFAULT_BATCH_BYTES = 96 * 1024 * 1024
-SLICE = "__slice"  # which slice of the batch a row came from (dropped before loading)
 # Streams a run may be cut before; a platform not listed here is never cut inside a run.
 CUT_BEFORE = {"instagram": frozenset({"account", "media", "account_insights"})}
 _WRITERS = 8  # Parquet files written at once: their fsyncs share journal commits
@@ -143,20 +143,18 @@ class PreparedBatch:
 
 
 def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> PreparedBatch:
-    """Read, transform and write Parquet per slice; validate the whole batch; split per slice."""
+    """Read and transform the batch's slices, write Parquet per slice; validate the whole batch."""
     data_dir, clock = settings.pipeline.data_dir, _Clock()
-    frames, outcomes, audits = [], [], []
-    for index, piece in enumerate(batch.slices):
-        channel = channel_for(settings, str(piece.metas[0]["platform"]), str(piece.metas[0]["account"]))
-        responses = clock.time("read", lambda p=piece: read_slice(data_dir, p))  # type: ignore[misc]
-        result = clock.time("transform", lambda r=responses, c=channel: _transform(r, c))  # type: ignore[misc]
-        frames.append(
-            {t: f.with_columns(pl.lit(index, pl.UInt32).alias(SLICE)) for t, f in result.frames.items()}
-        )
-        outcomes.append(ProcessOutcome(piece.run_id, problems=list(result.problems)))
-        audits.append(_audit(piece, channel, responses, flow_run_id))
-    clock.time("parquet", lambda: _write_zone(data_dir, batch, frames, outcomes, "parquet"))
-    joined = {t: pl.concat([f[t] for f in frames]) for t in frames[0]}
+    result, audits = _read_and_transform(settings, batch, flow_run_id, clock)
+    outcomes = [
+        ProcessOutcome(p.run_id, problems=found)
+        for p, found in zip(batch.slices, result.problems, strict=True)
+    ]
+    joined = result.frames
+    clock.time(
+        "parquet",
+        lambda: _write_zone(data_dir, batch, _per_slice(joined, len(outcomes)), outcomes, "parquet"),
+    )
     now = max(_fetched_at(m) for piece in batch.slices for m in piece.metas)
     results = clock.time("validate", lambda: validate_batch(joined, now, per_run=True))
     mine = [_slice_results(results, index) for index in range(len(outcomes))]
@@ -167,9 +165,71 @@ def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> 
     return prepared
 
 
-def _transform(responses: list[StoredResponse], channel: ChannelSettings) -> Any:
-    """The platform's transform of one slice."""
-    return get_platform(channel.platform).transform(responses, channel_ref(channel))
+def _read_and_transform(
+    settings: Settings, batch: Batch, flow_run_id: str | None, clock: _Clock
+) -> tuple[RunsResult, list[AuditInfo]]:
+    """The batch's frames and each slice's audit facts (the bodies are let go on return)."""
+    channels = [
+        channel_for(settings, str(p.metas[0]["platform"]), str(p.metas[0]["account"])) for p in batch.slices
+    ]
+    data_dir = settings.pipeline.data_dir
+    responses = clock.time("read", lambda: [read_slice(data_dir, p) for p in batch.slices])
+    result = clock.time("transform", lambda: transform_slices(list(zip(responses, channels, strict=True))))
+    audits = [_audit(*args, flow_run_id) for args in zip(batch.slices, channels, responses, strict=True)]
+    return result, audits
+
+
+def transform_slices(slices: list[tuple[list[StoredResponse], ChannelSettings]]) -> RunsResult:
+    """Every slice transformed as if alone: frames with ``SLICE`` (the slice's position), problems per slice.
+
+    A platform with a several-run transform gets all its slices in one call; others run slice by slice.
+    """
+    frames: list[dict[str, pl.DataFrame]] = []
+    problems: list[list[str]] = [[] for _ in slices]
+    for name, positions in _by_platform(slices).items():
+        platform = get_platform(name)
+        runs = [(slices[i][0], channel_ref(slices[i][1])) for i in positions]
+        if platform.transform_runs is not None:
+            found = platform.transform_runs(runs)
+        else:
+            alone = [platform.transform(*run) for run in runs]
+            found = RunsResult(
+                {
+                    t: pl.concat(
+                        [
+                            r.frames[t].with_columns(pl.lit(k, pl.UInt32).alias(SLICE))
+                            for k, r in enumerate(alone)
+                        ]
+                    )
+                    for t in alone[0].frames
+                },
+                [r.problems for r in alone],
+            )
+        where = pl.Series(positions, dtype=pl.UInt32)
+        frames.append(
+            {t: f.with_columns(where.gather(f[SLICE]).alias(SLICE)) for t, f in found.frames.items()}
+        )
+        for position, mine in zip(positions, found.problems, strict=True):
+            problems[position] = mine
+    joined = {t: pl.concat([f[t] for f in frames]).sort(SLICE, maintain_order=True) for t in frames[0]}
+    return RunsResult(joined, problems)
+
+
+def _by_platform(slices: list[tuple[list[StoredResponse], ChannelSettings]]) -> dict[str, list[int]]:
+    """Slice positions by platform, in order."""
+    found: dict[str, list[int]] = {}
+    for index, (_, channel) in enumerate(slices):
+        found.setdefault(channel.platform, []).append(index)
+    return found
+
+
+def _per_slice(frames: dict[str, pl.DataFrame], count: int) -> list[dict[str, pl.DataFrame]]:
+    """The batch's frames split back into each slice's own (a table without rows of a slice is left out)."""
+    out: list[dict[str, pl.DataFrame]] = [{} for _ in range(count)]
+    for table, frame in frames.items():
+        for (index,), part in frame.partition_by(SLICE, as_dict=True).items():
+            out[int(index)][table] = part  # type: ignore[call-overload]
+    return out
 
 
 def _audit(

@@ -7,7 +7,7 @@ needs a token, and a factory that imports its modules lazily).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +16,7 @@ from connectors.base import ConnectorContext, RawResponse
 from socmed.incremental import Window
 from socmed.rawzone import StoredResponse
 from transforms.common import ChannelRef, TransformResult
+from transforms.runs import RunsResult
 
 
 class Connector(Protocol):
@@ -31,6 +32,9 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+RunInput = tuple[Iterable[StoredResponse], ChannelRef]
+
+
 @dataclass(frozen=True)
 class Platform:
     """How to fetch and transform one platform."""
@@ -39,6 +43,8 @@ class Platform:
     open_connector: Callable[[ConnectorContext], Connector]
     make_window: Callable[[Window], Any]
     transform: Callable[[Iterable[StoredResponse], ChannelRef], TransformResult]
+    # Several runs in one call, each as if alone (transforms.runs); None: run by run.
+    transform_runs: Callable[[Sequence[RunInput]], RunsResult] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class PlatformInfo:
 
 def _instagram() -> Platform:
     from connectors.instagram import FEED_STREAMS, FetchWindow, open_instagram
-    from transforms.instagram import transform_instagram
+    from transforms.instagram import transform_instagram, transform_instagram_runs
 
     def window(w: Window) -> FetchWindow:
         # stories only when asked for: the ingest-stories deployment runs every two hours
@@ -76,7 +82,7 @@ def _instagram() -> Platform:
             timeout=ctx.timeout,
         )
 
-    return Platform("instagram", connect, window, transform_instagram)
+    return Platform("instagram", connect, window, transform_instagram, transform_instagram_runs)
 
 
 def _facebook() -> Platform:

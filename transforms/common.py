@@ -65,11 +65,11 @@ def problem(response: StoredResponse, what: str) -> str:
     return f"{response.raw_file}: {what}"
 
 
-def group_streams(responses: Iterable[StoredResponse]) -> dict[str, list[Numbered]]:
-    """The 2xx responses by stream, numbered in arrival order across all streams."""
+def group_streams(responses: Iterable[StoredResponse], start: int = 0) -> dict[str, list[Numbered]]:
+    """The 2xx responses by stream, numbered in arrival order across all streams (from ``start``)."""
     streams: dict[str, list[Numbered]] = {}
     ok = (r for r in responses if is_success(r))
-    for number, response in enumerate(ok):
+    for number, response in enumerate(ok, start):
         streams.setdefault(response.stream, []).append((number, response))
     return streams
 
@@ -80,7 +80,7 @@ def provenance(numbered: Iterable[Numbered]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             RESP: [n for n, _ in rows],
-            "fetched_at": [_utc(r.fetched_at) for _, r in rows],
+            "fetched_at": [as_utc(r.fetched_at) for _, r in rows],
             "run_id": [r.run_id for _, r in rows],
             "raw_file": [r.raw_file for _, r in rows],
         },
@@ -93,7 +93,7 @@ def provenance(numbered: Iterable[Numbered]) -> pl.DataFrame:
     )
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def as_utc(value: dt.datetime) -> dt.datetime:
     """An aware UTC datetime (a naive one is taken to be UTC already)."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 

@@ -21,7 +21,7 @@ observations within the run collapse to the latest one per key (by fetched_at, t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -35,34 +35,28 @@ from transforms.common import (
     TransformResult,
     as_int,
     decode_json,
-    group_streams,
     hashtags,
     latest,
-    local_date,
     meta_platform_day,
     meta_requested_day,
     meta_timestamp,
     problem,
-    provenance,
-    read_json_pages,
 )
 from transforms.graph_pages import INSIGHT, insight_column, read_media_items
+from transforms.instagram_insights import (
+    CONTENT_METRICS,
+    MEDIA_INSIGHTS,
+    insight_fill,
+    media_insights,
+    media_lookups,
+    orphan_problems,
+)
+from transforms.runs import SLICE, NumberedRuns, RunsResult, number_runs
 from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, conform
 
 PLATFORM = "instagram"
 STREAMS = ("account", "media", "media_insights", "media_insights_multi", "account_insights")
 STORY_STREAMS = {"stories": "media", "story_insights": "media_insights"}  # read like these
-CONTENT_METRICS = METRIC_COLUMNS["content_metrics_daily"]
-# Media insight name -> column; likes/comments back up the like_count/comments_count fields.
-MEDIA_INSIGHTS = {
-    "views": "views",
-    "reach": "reach",
-    "saved": "saves",
-    "shares": "shares",
-    "likes": "likes",
-    "comments": "comments",
-    "replies": "comments",  # stories only: replies are a story's comments
-}
 # Account insights. follower_count (time_series) is NEW followers per day, not the follower
 # total (that is followers_count on the account): deliberately not mapped yet.
 ACCOUNT_TIME_SERIES = {"reach": "reach"}
@@ -83,7 +77,6 @@ _MEDIA_ITEM = pl.Struct(
         "insights": pl.Struct({"data": pl.List(INSIGHT)}),
     }
 )
-_INSIGHTS_PAGE = {"data": pl.List(INSIGHT)}
 _ACCOUNT = {
     RESP: pl.Int64(),
     "handle": pl.Utf8(),
@@ -92,37 +85,44 @@ _ACCOUNT = {
     "following": pl.Int64(),
     "posts_count": pl.Int64(),
 }
-_LOOKUP = {RESP: pl.Int64(), "content_id": pl.Utf8(), "name": pl.Utf8(), "value": pl.Int64()}
 _DAILY = {RESP: pl.Int64(), "end_time": pl.Utf8(), "day": pl.Date(), "views": pl.Int64(), "reach": pl.Int64()}
+_DAILY_OUT = {RESP: pl.Int64(), "snapshot_date": pl.Date(), "views": pl.Int64(), "reach": pl.Int64()}
 
 
 def transform_instagram(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw Instagram responses (arrival order) -> the four common-schema frames."""
-    if channel.platform != PLATFORM:
-        raise ValueError(f"transform_instagram got a {channel.platform!r} channel")
-    streams = _merge_stories(group_streams(responses))
-    prov = provenance(pair for pages in streams.values() for pair in pages)
-    problems = _unhandled_streams(streams)
-    account = _account(streams.get("account", []), channel, problems).join(prov, on=RESP)
-    media = _media(streams.get("media", []), prov, channel, problems)
+    result = transform_instagram_runs([(responses, channel)])
+    return TransformResult({t: f.drop(SLICE) for t, f in result.frames.items()}, result.problems[0])
+
+
+def transform_instagram_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+    """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
+    for _, channel in runs:
+        if channel.platform != PLATFORM:
+            raise ValueError(f"transform_instagram got a {channel.platform!r} channel")
+    numbered = number_runs(runs)
+    streams, prov = _merge_stories(numbered.streams), numbered.prov
+    problems = [p for mine in numbered.per_run for p in _unhandled_streams(_merge_stories(mine))]
+    account = _account(streams.get("account", []), numbered, problems).join(prov, on=RESP)
+    media = _media(streams.get("media", []), prov, problems)
     insights = pl.concat([
-        _media_insights(streams.get("media_insights", []), prov, problems),
-        _media_lookups(streams.get("media_insights_multi", []), prov, problems),
+        media_insights(streams.get("media_insights", []), prov, problems),
+        media_lookups(streams.get("media_insights_multi", []), prov, problems),
     ])
     daily = _account_insights(streams.get("account_insights", []), prov, problems)
     frames = {
-        "channel": _channel(account, channel),
-        "content": _content(media, channel),
-        "content_metrics_daily": _content_metrics(media, insights, channel, problems),
-        "channel_metrics_daily": _channel_metrics(account, daily, channel),
+        "channel": _channel(account),
+        "content": _content(media),
+        "content_metrics_daily": _content_metrics(media, insights, problems),
+        "channel_metrics_daily": _channel_metrics(account, daily),
     }
-    return TransformResult({t: _finish(t, f) for t, f in frames.items()}, problems)
+    return RunsResult({t: _finish(t, f) for t, f in frames.items()}, numbered.split(problems))
 
 
 def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by its key."""
+    """The table's columns, cast to its schema, sorted by run and key; the run position last."""
     columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).sort(KEYS[table])
+    return conform(table, frame.select(columns)).with_columns(frame[SLICE]).sort(SLICE, *KEYS[table])
 
 
 def _merge_stories(streams: dict[str, list[Numbered]]) -> dict[str, list[Numbered]]:
@@ -147,15 +147,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _account(pages: list[Numbered], channel: ChannelRef, problems: list[str]) -> pl.DataFrame:
+def _account(pages: list[Numbered], runs: NumberedRuns, problems: list[str]) -> pl.DataFrame:
     """The account bodies: handle, name and the three profile counters, one row per response."""
     rows = []
     for number, response in pages:
         body, error = decode_json(response)
+        channel_id = runs.channel(number).channel_id
         if error is None and (not isinstance(body, dict) or "id" not in body):
             error = problem(response, "account body without 'id'")
-        elif error is None and str(body["id"]) != channel.channel_id:
-            error = problem(response, f"account {body['id']} is not channel {channel.channel_id}")
+        elif error is None and str(body["id"]) != channel_id:
+            error = problem(response, f"account {body['id']} is not channel {channel_id}")
         if error is not None:
             problems.append(error)
             continue
@@ -172,21 +173,17 @@ def _account(pages: list[Numbered], channel: ChannelRef, problems: list[str]) ->
     return pl.DataFrame(rows, schema=_ACCOUNT)
 
 
-def _channel(account: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The channel row from the latest account response."""
-    handle = pl.coalesce(pl.col("handle"), pl.lit(channel.handle))
+def _channel(account: pl.DataFrame) -> pl.DataFrame:
+    """The channel row of each run, from its latest account response."""
+    handle = pl.coalesce(pl.col("handle"), pl.col("channel_handle"))
     return account.with_columns(
         platform=pl.lit(PLATFORM),
-        channel_id=pl.lit(channel.channel_id),
         handle=handle,
         url=pl.concat_str(pl.lit("https://www.instagram.com/"), handle, pl.lit("/")),
-        timezone=pl.lit(channel.timezone),
-    ).pipe(latest, KEYS["channel"])
+    ).pipe(latest, [SLICE, *KEYS["channel"]])
 
 
-def _media(
-    pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
-) -> pl.DataFrame:
+def _media(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """Every media observation of the run: fields, nested insights and provenance."""
     found, errors = read_media_items(pages, _MEDIA_ITEM, MEDIA_INSIGHTS)
     problems.extend(errors)
@@ -197,7 +194,7 @@ def _media(
         .with_columns(
             content_id=pl.col("id"),
             published_at=meta_timestamp(pl.col("timestamp")),
-            snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
+            snapshot_date=pl.col("local_date"),
             **{column: pl.col(insight_column(name)) for name, column in MEDIA_INSIGHTS.items()},
         )
         .with_columns(
@@ -216,104 +213,7 @@ def _media_problems(items: pl.DataFrame) -> list[str]:
     ]
 
 
-def _media_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
-    """Per-media insight responses, long: content_id, metric, value and provenance."""
-    if not pages:
-        return _empty_long(prov)
-    media_ids = {n: (r.meta.get("context") or {}).get("media_id") for n, r in pages}
-    problems.extend(
-        problem(r, "media_insights without context media_id") for n, r in pages if not media_ids[n]
-    )
-    frame, errors = read_json_pages([(n, r) for n, r in pages if media_ids[n]], _INSIGHTS_PAGE)
-    problems.extend(errors)
-    ids = pl.DataFrame(
-        [(n, str(v)) for n, v in media_ids.items() if v],
-        orient="row",
-        schema={RESP: pl.Int64(), "content_id": pl.Utf8()},
-    )
-    return (
-        frame.explode("data")
-        .unnest("data")
-        .with_columns(
-            metric=pl.col("name").replace_strict(MEDIA_INSIGHTS, default=None, return_dtype=pl.Utf8()),
-            value=pl.col("values").list.first().struct.field("value").cast(pl.Int64(), strict=False),
-        )
-        .drop_nulls(["metric", "value"])
-        .join(ids, on=RESP)
-        .join(prov, on=RESP)
-        .select("content_id", "metric", "value", RESP, *PROVENANCE_COLUMNS)
-    )
-
-
-def _media_lookups(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
-    """Multi-id lookup responses, long like ``_media_insights``: content_id, metric, value, provenance."""
-    if not pages:
-        return _empty_long(prov)
-    rows = [row for number, response in pages for row in _lookup_rows(number, response, problems)]
-    return (
-        pl.DataFrame(rows, schema=_LOOKUP)
-        .with_columns(
-            metric=pl.col("name").replace_strict(MEDIA_INSIGHTS, default=None, return_dtype=pl.Utf8())
-        )
-        .drop_nulls(["metric", "value"])
-        .join(prov, on=RESP)
-        .select("content_id", "metric", "value", RESP, *PROVENANCE_COLUMNS)
-    )
-
-
-def _empty_long(prov: pl.DataFrame) -> pl.DataFrame:
-    """No insight values: the long frame's columns, empty (most runs have nested insights only)."""
-    return pl.DataFrame(schema={"content_id": pl.Utf8(), "metric": pl.Utf8(), "value": pl.Int64()}).hstack(
-        prov.select(RESP, *PROVENANCE_COLUMNS).clear()
-    )
-
-
-def _lookup_rows(number: int, response: StoredResponse, problems: list[str]) -> list[dict[str, Any]]:
-    """One row per insight value of a body keyed by media id (``{"<id>": {"insights": {"data": [...]}}}``)."""
-    body, error = decode_json(response)
-    if error is None and not isinstance(body, dict):
-        error = problem(response, "media_insights_multi body is not an object keyed by media id")
-    if error is not None:
-        problems.append(error)
-        return []
-    rows: list[dict[str, Any]] = []
-    for key, node in body.items():
-        insights = node.get("insights") if isinstance(node, dict) else None
-        data = insights.get("data") if isinstance(insights, dict) else None
-        if not isinstance(data, list):
-            problems.append(problem(response, f"media {key} without insights.data"))
-            continue
-        rows += [
-            {RESP: number, "content_id": str(key), "name": _text(i.get("name")), "value": _first_value(i)}
-            for i in data
-            if isinstance(i, dict)
-        ]
-    return rows
-
-
-def _first_value(item: dict[str, Any]) -> int | None:
-    """The integer value of a lifetime insight item (``values[0].value``), or None."""
-    values = item.get("values")
-    first = values[0] if isinstance(values, list) and values else None
-    return as_int(first.get("value")) if isinstance(first, dict) else None
-
-
-def _insight_fill(insights: pl.DataFrame) -> pl.DataFrame:
-    """Per media: each metric's latest per-media insight value, and the latest response's provenance."""
-    return (
-        insights.sort("fetched_at", RESP)
-        .group_by("content_id")
-        .agg(
-            *[
-                pl.col("value").filter(pl.col("metric") == m).last().alias(f"{m}_fill")
-                for m in CONTENT_METRICS
-            ],
-            *[pl.col(c).last().alias(f"{c}_fill") for c in PROVENANCE_COLUMNS],
-        )
-    )
-
-
-def _content(media: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
+def _content(media: pl.DataFrame) -> pl.DataFrame:
     """One content row per media, from its latest observation."""
     product, kind = pl.col("media_product_type"), pl.col("media_type")
     feed = kind.replace_strict(FEED_TYPES, default=None, return_dtype=pl.Utf8())
@@ -321,53 +221,37 @@ def _content(media: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
         product.replace_strict(PRODUCT_TYPES, default=None, return_dtype=pl.Utf8()),
         pl.when(product.is_null() | (product == "FEED")).then(feed),
     )
-    return media.pipe(latest, ["content_id"]).with_columns(
+    return media.pipe(latest, [SLICE, "content_id"]).with_columns(
         platform=pl.lit(PLATFORM),
-        channel_id=pl.lit(channel.channel_id),
         content_type=content_type,
         url=pl.col("permalink"),
         hashtags=hashtags(pl.col("caption")),
     )
 
 
-def _content_metrics(
-    media: pl.DataFrame, insights: pl.DataFrame, channel: ChannelRef, problems: list[str]
-) -> pl.DataFrame:
+def _content_metrics(media: pl.DataFrame, insights: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """One metrics row per media and local day: latest observation, NULLs filled by insights."""
-    base = media.pipe(latest, ["content_id", "snapshot_date"])
-    fill = _insight_fill(insights)
-    problems.extend(_orphan_problems(fill, base))
+    base = media.pipe(latest, [SLICE, "content_id", "snapshot_date"])
+    fill = insight_fill(insights)
+    problems.extend(orphan_problems(fill, base))
     filled = pl.any_horizontal(
         pl.col(m).is_null() & pl.col(f"{m}_fill").is_not_null() for m in CONTENT_METRICS
     )
-    return base.join(fill, on="content_id", how="left").with_columns(
+    return base.join(fill, on=[SLICE, "content_id"], how="left").with_columns(
         *[pl.coalesce(m, f"{m}_fill").alias(m) for m in CONTENT_METRICS],
         *[
             pl.when(filled).then(pl.col(f"{c}_fill")).otherwise(pl.col(c)).alias(c)
             for c in PROVENANCE_COLUMNS
         ],
         platform=pl.lit(PLATFORM),
-        channel_id=pl.lit(channel.channel_id),
     )
-
-
-def _orphan_problems(fill: pl.DataFrame, base: pl.DataFrame, limit: int = 10) -> list[str]:
-    """Problems for per-media insights of media that no media page of the run listed."""
-    orphans = fill.join(base, on="content_id", how="anti").sort("content_id")
-    found = [
-        f"{raw_file}: media_insights for media {content_id} not in any media page of the run; ignored"
-        for content_id, raw_file in orphans.select("content_id", "raw_file_fill").head(limit).iter_rows()
-    ]
-    if orphans.height > limit:
-        found.append(f"{orphans.height - limit} more media_insights for media not in any media page ignored")
-    return found
 
 
 def _account_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """Account insight values keyed by platform day (views, reach), with provenance."""
     if not pages:
-        return pl.DataFrame(schema={RESP: pl.Int64(), "snapshot_date": pl.Date(), "views": pl.Int64(),
-                                    "reach": pl.Int64(), **prov.select(PROVENANCE_COLUMNS).schema})
+        empty = prov.select(SLICE, "channel_id", *PROVENANCE_COLUMNS).clear()
+        return pl.DataFrame(schema=_DAILY_OUT).hstack(empty)
     rows = [row for number, response in pages for row in _account_insight_rows(number, response, problems)]
     frame = (
         pl.DataFrame(rows, schema=_DAILY)
@@ -380,9 +264,7 @@ def _account_insights(pages: list[Numbered], prov: pl.DataFrame, problems: list[
         .select("raw_file", "end_time")
         .iter_rows()
     )
-    return frame.drop_nulls("snapshot_date").select(
-        RESP, "snapshot_date", "views", "reach", *PROVENANCE_COLUMNS
-    )
+    return frame.drop_nulls("snapshot_date").select(*_DAILY_OUT, SLICE, "channel_id", *PROVENANCE_COLUMNS)
 
 
 def _account_insight_rows(number: int, response: StoredResponse, problems: list[str]) -> list[dict[str, Any]]:
@@ -423,18 +305,19 @@ def _item_rows(
     return [], ""
 
 
-def _channel_metrics(account: pl.DataFrame, daily: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One row per day: profile counters on the local day, insights on their platform day."""
-    snapshots = account.with_columns(snapshot_date=local_date(pl.col("fetched_at"), channel.timezone)).select(
-        RESP, "snapshot_date", "followers", "following", "posts_count", *PROVENANCE_COLUMNS
+def _channel_metrics(account: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
+    """One row per run and day: profile counters on the local day, insights on their platform day."""
+    snapshots = account.select(
+        RESP, SLICE, "channel_id", pl.col("local_date").alias("snapshot_date"),
+        "followers", "following", "posts_count", *PROVENANCE_COLUMNS,
     )
     metrics = METRIC_COLUMNS["channel_metrics_daily"]
     return (
         pl.concat([snapshots, daily], how="diagonal_relaxed")
         .sort("fetched_at", RESP)
-        .group_by("snapshot_date")
+        .group_by(SLICE, "channel_id", "snapshot_date")
         .agg(
             *[pl.col(m).drop_nulls().last() for m in metrics], *[pl.col(c).last() for c in PROVENANCE_COLUMNS]
         )
-        .with_columns(platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id))
+        .with_columns(platform=pl.lit(PLATFORM))
     )

@@ -1,0 +1,180 @@
+"""Several runs in one transform call give exactly what each run gives alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from socmed.batches import transform_slices
+from socmed.config import ChannelSettings
+from socmed.rawzone import StoredResponse
+from tests.test_transforms_instagram import insights, media, page
+from transforms.common import ChannelRef
+from transforms.instagram import transform_instagram, transform_instagram_runs
+from transforms.runs import SLICE
+from transforms.tiktok import transform_tiktok
+
+JAKARTA = ChannelRef("instagram", "17841400000000001", "kotatest")
+AMSTERDAM = ChannelRef("instagram", "17841400000000002", "kotanl", "Europe/Amsterdam")
+
+
+class Run:
+    """One run's responses for a channel, in arrival order."""
+
+    def __init__(self, channel: ChannelRef, run_id: str) -> None:
+        self.channel, self.run_id = channel, run_id
+        self.responses: list[StoredResponse] = []
+
+    def add(self, stream: str, body: Any, fetched_at: str, status: int = 200, **context: str) -> Run:
+        """Append a response (body JSON-encoded unless bytes)."""
+        seq = len(self.responses) + 1
+        where = f"raw/platform={self.channel.platform}/account={self.channel.channel_id}/run={self.run_id}"
+        raw_file = f"{where}/{seq:05d}-{stream}.json.gz"
+        meta = {
+            "stream": stream,
+            "status": status,
+            "fetched_at": fetched_at,
+            "run_id": self.run_id,
+            "seq": seq,
+            "context": context,
+        }
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        self.responses.append(StoredResponse(meta=meta, body=data, raw_file=raw_file))
+        return self
+
+
+def account(channel: ChannelRef, followers: int) -> dict[str, Any]:
+    """An IG User body."""
+    return {
+        "id": channel.channel_id,
+        "username": channel.handle,
+        "name": "Kota",
+        "followers_count": followers,
+        "follows_count": 12,
+        "media_count": 3,
+    }
+
+
+def daily_reach(end_time: str, value: int) -> dict[str, Any]:
+    """An account insights body with one day of reach."""
+    return {"data": [{"name": "reach", "period": "day", "values": [{"value": value, "end_time": end_time}]}]}
+
+
+def instagram_runs() -> list[Run]:
+    """Runs that share media ids and days across channels and days, with every stream and problem kind."""
+    day1, day2 = "2026-11-26T01:00:00+00:00", "2026-11-27T01:00:00+00:00"
+    a = (
+        Run(JAKARTA, "run-a")
+        .add("account", account(JAKARTA, 217_000), day1)
+        .add("media", page(media("1801", insights=insights(views=100, reach=50)), media("1802")), day1)
+        .add("media", page(media("1803")), day1, status=400)
+        .add("media", page(media("1803", insights=insights(reach=9))), day1, insights="safe")
+        .add("media_insights_multi", {"1803": {"insights": insights(views=70)}}, day1, media_ids="1803")
+        .add("media_insights", insights(saved=4), day1, media_id="1802")
+        .add("media_insights", insights(saved=5), day1, media_id="9999")
+        .add("account_insights", daily_reach("2026-11-25T08:00:00+0000", 4000), day1)
+    )
+    b = (
+        Run(AMSTERDAM, "run-b")  # the same media ids as run a: nothing may leak between runs
+        .add("account", account(AMSTERDAM, 114_000), "2026-11-26T23:30:00+00:00")
+        .add(
+            "media",
+            page(media("1801", like_count=99), media("1802", caption="#Lain")),
+            "2026-11-26T23:30:00+00:00",
+        )
+        .add("stories", page(media("1901", media_product_type="STORY", like_count=None)), day1)
+        .add("story_insights", insights(replies=3, reach=7), day1, media_id="1901")
+        .add("media", b'{"data": [', day1)
+        .add("comments", {"data": []}, day1)
+    )
+    c = (
+        Run(JAKARTA, "run-c")  # channel a, next day
+        .add("account", account(JAKARTA, 217_100), day2)
+        .add("account", account(AMSTERDAM, 1), day2)
+        .add("media", page(media("1801", like_count=11, insights=insights(views=120))), day2)
+        .add("media", page(media("1801", like_count=12)), day2)
+    )
+    return [a, b, c]
+
+
+def alone(runs: list[Run]) -> tuple[dict[str, pl.DataFrame], list[list[str]]]:
+    """Each run transformed alone, frames concatenated with the run's position."""
+    results = [transform_instagram(r.responses, r.channel) for r in runs]
+    frames = {
+        t: pl.concat(
+            [r.frames[t].with_columns(pl.lit(i, pl.UInt32).alias(SLICE)) for i, r in enumerate(results)]
+        )
+        for t in results[0].frames
+    }
+    return frames, [r.problems for r in results]
+
+
+def test_several_instagram_runs_at_once_equal_each_alone() -> None:
+    runs = instagram_runs()
+    together = transform_instagram_runs([(r.responses, r.channel) for r in runs])
+    frames, problems = alone(runs)
+    assert together.problems == problems
+    assert all(problems), "every run has problems of its own to keep apart"
+    for table, expected in frames.items():
+        assert_frame_equal(together.frames[table], expected, check_row_order=True)
+    assert together.frames["content_metrics_daily"].height == 7
+    assert together.frames["channel"]["timezone"].to_list() == [
+        "Asia/Jakarta",
+        "Europe/Amsterdam",
+        "Asia/Jakarta",
+    ]
+
+
+def test_a_batch_of_several_platforms_keeps_positions_and_problems() -> None:
+    runs = instagram_runs()
+    tiktok = ChannelSettings(platform="tiktok", handle="kotatiktok", account_id="tt-1")
+    video = {
+        "data": {
+            "videos": [
+                {
+                    "id": "7001",
+                    "create_time": 1764100000,
+                    "title": "Halo #Kota",
+                    "video_description": "Halo #Kota",
+                    "share_url": "https://www.tiktok.com/@k/video/7001",
+                    "view_count": 10,
+                    "like_count": 2,
+                    "comment_count": 1,
+                    "share_count": 0,
+                }
+            ],
+            "cursor": 0,
+            "has_more": False,
+        },
+        "error": {"code": "ok", "message": "", "log_id": "x"},
+    }
+    tt = Run(ChannelRef("tiktok", "tt-1", "kotatiktok"), "run-t").add(
+        "videos", video, "2026-11-26T01:00:00+00:00"
+    )
+    settings = [
+        ChannelSettings(
+            platform="instagram",
+            handle=r.channel.handle,
+            account_id=r.channel.channel_id,
+            timezone=r.channel.timezone,
+        )
+        for r in runs
+    ]
+    batch = [(runs[0].responses, settings[0]), (tt.responses, tiktok), (runs[1].responses, settings[1])]
+    together = transform_slices(batch)
+    want_tt = transform_tiktok(tt.responses, ChannelRef("tiktok", "tt-1", "kotatiktok"))
+    assert together.problems[1] == want_tt.problems
+    assert want_tt.frames["content"]["content_id"].to_list() == ["7001"]
+    assert_frame_equal(
+        together.frames["content"].filter(pl.col(SLICE) == 1).drop(SLICE), want_tt.frames["content"]
+    )
+    ig, ig_problems = alone(runs[:2])
+    assert [together.problems[0], together.problems[2]] == ig_problems
+    assert_frame_equal(
+        together.frames["content_metrics_daily"].filter(pl.col(SLICE) != 1),
+        ig["content_metrics_daily"].with_columns(pl.col(SLICE) * 2),
+    )
+    assert together.frames["content"][SLICE].is_sorted()

@@ -1,0 +1,87 @@
+"""Several runs in one transform: one numbering of their responses, each run's facts beside it.
+
+A transform that reads many runs at once (a reprocessing batch) pays Polars' fixed cost per
+operation once per batch instead of once per run. It must still treat every run exactly as if
+alone: every key it deduplicates, groups or joins on is prefixed with ``SLICE`` (the run's
+position), and each run keeps its own problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from socmed.rawzone import StoredResponse
+from transforms.common import ChannelRef, Numbered, as_utc, group_streams, provenance
+
+SLICE = "__slice"  # which run of a several-run transform a row came from (0, 1, ...)
+RUN_COLUMNS = (SLICE, "channel_id", "channel_handle", "timezone", "local_date")
+
+
+@dataclass(frozen=True)
+class RunsResult:
+    """A several-run transform's frames (with ``SLICE``) and each run's own problems."""
+
+    frames: dict[str, pl.DataFrame]
+    problems: list[list[str]]
+
+
+@dataclass(frozen=True)
+class NumberedRuns:
+    """Several runs' 2xx responses numbered in one sequence, by stream, with their run's facts."""
+
+    streams: dict[str, list[Numbered]]
+    per_run: list[dict[str, list[Numbered]]]
+    channels: list[ChannelRef]
+    slice_of: dict[int, int]  # response number -> run position
+    prov: pl.DataFrame  # provenance plus RUN_COLUMNS, one row per response
+
+    def channel(self, number: int) -> ChannelRef:
+        """The channel of the run a response belongs to."""
+        return self.channels[self.slice_of[number]]
+
+    def split(self, problems: Iterable[str]) -> list[list[str]]:
+        """Problems by run, each run's in their order (a problem names its raw file first)."""
+        by_file = {r.raw_file: self.slice_of[n] for pages in self.streams.values() for n, r in pages}
+        out: list[list[str]] = [[] for _ in self.channels]
+        for text in problems:
+            out[by_file.get(text.split(": ", 1)[0], 0)].append(text)
+        return out
+
+
+def number_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> NumberedRuns:
+    """Number the 2xx responses of several runs in one sequence (run after run, arrival order)."""
+    streams: dict[str, list[Numbered]] = {}
+    per_run: list[dict[str, list[Numbered]]] = []
+    slice_of: dict[int, int] = {}
+    offset = 0
+    for position, (responses, _) in enumerate(runs):
+        mine = group_streams(responses, start=offset)
+        per_run.append(mine)
+        for name, pages in mine.items():
+            streams.setdefault(name, []).extend(pages)
+            slice_of.update((number, position) for number, _ in pages)
+        offset += sum(len(pages) for pages in mine.values())
+    channels = [channel for _, channel in runs]
+    pairs = sorted((pair for pages in streams.values() for pair in pages), key=lambda pair: pair[0])
+    return NumberedRuns(streams, per_run, channels, slice_of, _run_provenance(pairs, slice_of, channels))
+
+
+def _run_provenance(
+    pairs: list[Numbered], slice_of: dict[int, int], channels: list[ChannelRef]
+) -> pl.DataFrame:
+    """Provenance of each response plus its run's position, channel and local date of fetching."""
+    zones = {zone: ZoneInfo(zone) for zone in {c.timezone for c in channels}}
+    runs = [channels[slice_of[n]] for n, _ in pairs]
+    local = zip(pairs, runs, strict=True)
+    days = [as_utc(r.fetched_at).astimezone(zones[c.timezone]).date() for (_, r), c in local]
+    return provenance(pairs).with_columns(
+        pl.Series(SLICE, [slice_of[n] for n, _ in pairs], dtype=pl.UInt32()),
+        pl.Series("channel_id", [c.channel_id for c in runs], dtype=pl.Utf8()),
+        pl.Series("channel_handle", [c.handle for c in runs], dtype=pl.Utf8()),
+        pl.Series("timezone", [c.timezone for c in runs], dtype=pl.Utf8()),
+        pl.Series("local_date", days, dtype=pl.Date()),
+    )
