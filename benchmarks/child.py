@@ -36,6 +36,7 @@ def _run(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
         return {
             "orjson": floors.parse_orjson(Path(args["data_dir"])),
+            "msgspec": floors.parse_msgspec(Path(args["data_dir"])),
             "polars": floors.parse_polars(Path(args["data_dir"])),
         }
     if name == "copy":

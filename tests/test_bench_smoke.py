@@ -29,7 +29,18 @@ CONTENDERS = (
 def test_benchmark_runs_at_10k_and_contenders_agree(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     status = main(
-        ["--size", "10k", "--data-dir", str(tmp_path / "bench"), "--skip", "http", "--json", str(out)]
+        [
+            "--size",
+            "10k",
+            "--data-dir",
+            str(tmp_path / "bench"),
+            "--skip",
+            "http",
+            "--repeat",
+            "1",
+            "--json",
+            str(out),
+        ]
     )
     results = json.loads(out.read_text())
     assert {label: results[label].get("error") for label in CONTENDERS} == dict.fromkeys(CONTENDERS)
