@@ -4,12 +4,14 @@ Streams and the ``context`` each RawResponse carries (the transform relies on bo
 
 * ``account``: ``GET /{id}?fields=...``; context ``{}``.
 * ``media``: ``GET /{id}/media`` pages of 100 with per-media insights by field expansion;
-  context ``{"insights": "nested"}``, or ``{"insights": "safe"}`` when a page was refetched
-  without ``views`` because the API rejected a metric for one of its items.
+  context ``{"insights": "nested"}``, or ``{"insights": "safe"}`` for a page listed without
+  ``views`` (refetched so after the API rejected a metric for one of its items, or listed so
+  at once below the remembered newest media without ``views``, see below).
 * ``media_insights_multi``: multi-id lookups ``GET /?ids=<id>,...&fields=insights.metric(views)``
-  of at most 50 items of a ``safe`` page whose type supports ``views``; the body is keyed by
-  media id (``{"<id>": {"insights": {"data": [...]}, "id": "<id>"}, ...}``); context
-  ``{"media_ids": "<id>,<id>,..."}``, the ids asked, in order.
+  of the ``safe`` pages' media whose type supports ``views``, pooled across pages (50 ids
+  each but the last); the body is keyed by media id (``{"<id>": {"insights": {"data":
+  [...]}, "id": "<id>"}, ...}``); context ``{"media_ids": "<id>,<id>,..."}``, the ids asked,
+  in order. A lookup may follow a later page than the one listing its media.
 * ``account_insights``: ``GET /{id}/insights``; context ``{"metric_type", "period": "day",
   "since", "until"}`` where since/until are the first and last platform (US Pacific) day
   covered, inclusive. ``time_series`` calls cover up to 30 days each; ``total_value``
@@ -24,9 +26,17 @@ A lookup fails as a whole (code 100) when one of its media does not support ``vi
 longer exists; such a chunk is split in halves down to single ids, and a single id's
 rejection leaves that media's ``views`` NULL (listed in ``skipped``).
 
-Requests for N media: 1 + ceil(N/100) + time-series windows + insight days, plus, for each
-page holding media without ``views``, one refetch and ceil(k/50) lookups for its k items that
-have it (and two more per split chunk when a lookup is rejected). Stories: 1 + one per story.
+Media without ``views`` (legacy feed videos) are the oldest. The publish time of the newest
+one is kept between runs (``instagram-views.json`` in the channel's state folder): later
+runs list media newer than it nested and the older ones with the safe set at once, so no
+request is refused, and forget it when a complete listing finds no such media any more.
+
+Requests for N media, b of them at or before that remembered time and k of those b with
+``views``: 1 + ceil((N-b)/100) + ceil(b/100) + ceil(k/50), plus the time-series windows and
+insight days; 1 + ceil(N/100) when nothing is remembered and no page is refused. A refused
+page (first run, or a media newer than the remembered one) costs one more request, and
+ceil(k/50) lookups for the k media with ``views`` of the pages listed safe. Stories: 1 + one
+per story.
 """
 
 from __future__ import annotations
@@ -36,14 +46,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from connectors.base import RawResponse
 from connectors.errors import MalformedResponse, RequestRejected, StreamError, UnsupportedMetric
-from connectors.http import ApiClient, Call, Page, RetryPolicy, Sink
+from connectors.http import ApiClient, Call, RetryPolicy, Sink
+from connectors.instagram_views import ViewsLookups, ViewsMemory, page_items
 from connectors.meta import day_start, day_windows, graph_api, retained
 from connectors.paging import GraphCursor
+from connectors.state import StateFile
 
 PLATFORM = "instagram"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -55,10 +67,6 @@ MEDIA_FIELDS = ("id,caption,media_type,media_product_type,timestamp,permalink,sh
                 "like_count,comments_count")
 NESTED_INSIGHTS = "insights.metric(views,reach,saved,shares)"
 SAFE_INSIGHTS = "insights.metric(reach,saved,shares)"  # valid for every listed media type
-# Legacy feed videos answer code 100 for views (Airbyte asks them reach,saved only).
-NO_VIEWS_TYPES = frozenset({("VIDEO", "FEED")})
-VIEWS_INSIGHTS = "insights.metric(views)"
-MAX_IDS = 50  # per multi-id lookup: "(#100) Too many IDs. Maximum: 50"
 TIME_SERIES_METRICS = "reach,follower_count"
 TOTAL_VALUE_METRICS = "views,accounts_engaged,total_interactions"
 MAX_INSIGHTS_SECONDS = 30 * 86_400  # "(#100) There cannot be more than 30 days ..."
@@ -94,9 +102,10 @@ class InstagramConnector:
 
     platform = PLATFORM
 
-    def __init__(self, api: ApiClient, account_id: str) -> None:
+    def __init__(self, api: ApiClient, account_id: str, views_memory: ViewsMemory | None = None) -> None:
         self.api = api
         self.account_id = account_id
+        self.views_memory = views_memory or ViewsMemory(None)
         self.problems: list[str] = []  # streams ended early (redacted), for the run summary
         self.skipped: list[str] = []  # per-media metrics the API does not answer (left NULL)
 
@@ -116,19 +125,44 @@ class InstagramConnector:
 
     def iter_media(self, since: dt.datetime | None = None,
                    until: dt.datetime | None = None) -> Iterator[RawResponse]:
-        """Every media page to the end, insights nested; safe refetch plus views lookups."""
+        """Every media page to the end, insights nested where the API allows; views looked up."""
+        lookups = ViewsLookups(self.api, self.skipped, self._problem)
+        try:
+            for calls in self._media_listings(since, until):
+                for page in self.api.paginate(GraphCursor(), *calls):
+                    yield page.raw
+                    if page.raw.context["insights"] == "safe":
+                        yield from lookups.add(page)
+        except StreamError:
+            yield from lookups.flush()
+            self.views_memory.learn(lookups.newest_without, since, until, complete=False)
+            raise
+        yield from lookups.flush()
+        self.views_memory.learn(lookups.newest_without, since, until, complete=True)
+
+    def _media_listings(self, since: dt.datetime | None,
+                        until: dt.datetime | None) -> list[tuple[Call, ...]]:
+        """Media newer than the remembered split nested (safe on refusal), older ones safe."""
+        split = self.views_memory.split()
+        if split is None:
+            return [self._media_calls(since, until, nested=True)]
+        newer = (max(since, split) if since else split, until, True)
+        older = (since, min(until, split) if until else split, False)
+        return [self._media_calls(first, last, nested)
+                for first, last, nested in (newer, older)
+                if first is None or last is None or first < last]
+
+    def _media_calls(self, since: dt.datetime | None, until: dt.datetime | None,
+                     nested: bool) -> tuple[Call, ...]:
+        """The listing calls for [since, until): nested then safe, or safe alone."""
         span = {key: str(int(value.timestamp()))
                 for key, value in (("since", since), ("until", until)) if value is not None}
-        nested = Call(f"{self.account_id}/media", "media",
-                      {"fields": f"{MEDIA_FIELDS},{NESTED_INSIGHTS}", "limit": str(PAGE_SIZE),
-                       **span}, {"insights": "nested"})
-        safe = Call(nested.path, nested.stream,
-                    {**nested.params, "fields": f"{MEDIA_FIELDS},{SAFE_INSIGHTS}"},
-                    {"insights": "safe"})
-        for page in self.api.paginate(GraphCursor(), nested, safe):
-            yield page.raw
-            if page.raw.context["insights"] == "safe":
-                yield from self._media_views(page)
+        params = {"fields": f"{MEDIA_FIELDS},{SAFE_INSIGHTS}", "limit": str(PAGE_SIZE), **span}
+        safe = Call(f"{self.account_id}/media", "media", params, {"insights": "safe"})
+        if not nested:
+            return (safe,)
+        fields = f"{MEDIA_FIELDS},{NESTED_INSIGHTS}"
+        return Call(safe.path, "media", {**params, "fields": fields}, {"insights": "nested"}), safe
 
     def iter_stories(self) -> Iterator[RawResponse]:
         """The live stories (last 24 h), then each story's insights."""
@@ -136,7 +170,7 @@ class InstagramConnector:
                     {"fields": STORY_FIELDS, "limit": str(PAGE_SIZE)})
         for page in self.api.paginate(GraphCursor(), call):
             yield page.raw
-            for item in _items(page):
+            for item in page_items(page):
                 yield from self._story_insights(str(item["id"]))
 
     def iter_account_insights(self, since: dt.date, until: dt.date,
@@ -217,48 +251,14 @@ class InstagramConnector:
                 raise
             return self._story_insights_call(story_id, STORY_CORE_METRICS)
 
-    def _media_views(self, page: Page) -> Iterator[RawResponse]:
-        """``views`` of a page fetched without it, by multi-id lookups of at most 50 media."""
-        ids = [str(item["id"]) for item in _items(page)
-               if (item.get("media_type"), item.get("media_product_type")) not in NO_VIEWS_TYPES]
-        for start in range(0, len(ids), MAX_IDS):
-            yield from self._views_lookup(ids[start:start + MAX_IDS])
-
-    def _views_lookup(self, ids: list[str]) -> Iterator[RawResponse]:
-        """One lookup; a code-100 rejection is bisected, and leaves a single id's views NULL."""
-        joined = ",".join(ids)
-        call = Call("", "media_insights_multi", {"ids": joined, "fields": VIEWS_INSIGHTS},
-                    {"media_ids": joined})
-        try:
-            yield self.api.get(call).raw
-        except RequestRejected as exc:
-            if len(ids) == 1:
-                self.skipped.append(f"views for media {ids[0]}: {exc}")
-            elif exc.code == 100:  # one item refused fails the lookup: find it
-                half = (len(ids) + 1) // 2
-                yield from self._views_lookup(ids[:half])
-                yield from self._views_lookup(ids[half:])
-            else:
-                self._problem(f"views for {len(ids)} media not read", exc)
-        except MalformedResponse as exc:
-            self._problem(f"views for {len(ids)} media not read", exc)
-
-
-def _items(page: Page) -> list[dict[str, Any]]:
-    """The ``data`` items of a listing page that carry an id."""
-    data = page.data.get("data") if isinstance(page.data, dict) else None
-    if not isinstance(data, list):
-        raise MalformedResponse("listing page without a data list", url=page.raw.url,
-                                stream=page.raw.stream)
-    return [item for item in data if isinstance(item, dict) and item.get("id")]
-
 
 def open_instagram(*, base_url: str = DEFAULT_BASE_URL, api_version: str = DEFAULT_API_VERSION,
                    token: str, token_label: str, account_id: str, sink: Sink | None,
                    policy: RetryPolicy | None = None, timeout: float = 30.0,
-                   sleep: Callable[[float], None] = time.sleep) -> InstagramConnector:
+                   sleep: Callable[[float], None] = time.sleep,
+                   views_file: Path | None = None) -> InstagramConnector:
     """Build the configured HTTP client and ApiClient, and the connector over them."""
     api = graph_api(PLATFORM, base_url=base_url, api_version=api_version, token=token,
                     token_label=token_label, account_id=account_id, sink=sink, policy=policy,
                     timeout=timeout, sleep=sleep)
-    return InstagramConnector(api, account_id)
+    return InstagramConnector(api, account_id, ViewsMemory(StateFile(views_file) if views_file else None))

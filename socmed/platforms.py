@@ -80,6 +80,7 @@ def _instagram() -> Platform:
             sink=ctx.sink,
             policy=ctx.policy,
             timeout=ctx.timeout,
+            views_file=ctx.state_dir / "instagram-views.json" if ctx.state_dir else None,
         )
 
     return Platform("instagram", connect, window, transform_instagram, transform_instagram_runs)

@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from connectors.base import RawResponse
 from connectors.errors import AuthError, RateLimited
 from connectors.http import RetryPolicy
-from connectors.instagram import NO_VIEWS_TYPES, FetchWindow, InstagramConnector, open_instagram
+from connectors.instagram import FetchWindow, InstagramConnector, open_instagram
+from connectors.instagram_views import NO_VIEWS_TYPES
 from sandbox.data import Media, platform_day_end
 from sandbox.server import Fault, Sandbox
 
@@ -69,13 +71,15 @@ def sb() -> Iterator[Sandbox]:
         yield sandbox
 
 
-def connect(sb: Sandbox, account: str = KOTA, timeout: float = 5.0) -> Run:
-    """A connector over the sandbox with a recording sink and sleep."""
+def connect(sb: Sandbox, account: str = KOTA, timeout: float = 5.0,
+            views_file: Path | None = None) -> Run:
+    """A connector over the sandbox with a recording sink and sleep (and a views memory)."""
     landed: list[RawResponse] = []
     sleeps: list[float] = []
     connector = open_instagram(base_url=sb.base_url, api_version="v24.0", token=sb.token,
                                token_label=LABEL, account_id=account, sink=landed.append,
-                               policy=FAST, timeout=timeout, sleep=sleeps.append)
+                               policy=FAST, timeout=timeout, sleep=sleeps.append,
+                               views_file=views_file)
     return Run(connector, landed=landed, sleeps=sleeps)
 
 
