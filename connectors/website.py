@@ -16,8 +16,15 @@ Streams and the ``context`` each RawResponse carries (the transform relies on bo
 WordPress core has no rate limit of its own; hosts and firewalls answer 429 (or 503 in
 maintenance mode) with ``Retry-After``, which the shared layer honours. No token is used.
 
-Requests for N articles: 1 + ceil(N/100); a daily incremental run: 1 + ceil(M/100) for the M
-articles published or edited within the look-back. A feed site: the probes plus 1.
+What a site serves is remembered in the channel's state folder (``website-source.json``:
+the REST route or the feed URL, and the day it was found). Later runs go there directly and
+probe again only when it fails before yielding anything (the remembered failure lands and is
+named in ``problems``) or when it was found ``REPROBE_AFTER`` (30 days) ago. A run without
+the probe carries no ``site`` body: the warehouse keeps the channel row of the last one.
+
+Requests for N articles: ceil(N/100), the API floor (the first run and one run a month: 1 +
+ceil(N/100)); a daily incremental run: ceil(M/100) for the M articles published or edited
+within the look-back. A feed site: 1 (the first run: the probes plus 1).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -42,6 +50,7 @@ from connectors.errors import (
 )
 from connectors.http import ACCEPT, ApiClient, Call, RetryPolicy, Rules, Sink, Verdict
 from connectors.paging import PageNumberPaginator
+from connectors.state import StateFile
 from socmed import __version__
 
 PLATFORM = "website"
@@ -57,6 +66,7 @@ KEPT_HEADERS = ("X-WP-Total", "X-WP-TotalPages")
 # Whether WordPress honours the offset of after/before values is unverified (it may read them as
 # site-local time): widening every bound by the largest UTC offset keeps the listing a superset.
 SLACK = dt.timedelta(hours=14)
+REPROBE_AFTER = dt.timedelta(days=30)  # re-detect now and then: the site's name, a move to WordPress
 
 
 class PastLastPage(RequestRejected):
@@ -92,6 +102,47 @@ class Route:
 
 
 ROUTES = (Route(plain=False), Route(plain=True))
+
+
+ROUTE_BY_LABEL = {route.label: route for route in ROUTES}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a site was found to serve: a REST route (by label) or a feed URL, and when."""
+
+    kind: str  # "wordpress" or "feed"
+    where: str  # Route.label, or the feed URL as asked
+    checked: dt.date
+
+
+class SourceMemory:
+    """The source a site was last found to serve, kept in the channel's state folder."""
+
+    def __init__(self, file: StateFile | None, today: dt.date) -> None:
+        self.file = file
+        self.today = today
+
+    def recall(self) -> Source | None:
+        """The remembered source while it is younger than ``REPROBE_AFTER``."""
+        stored = self.file.read() if self.file is not None else {}
+        try:
+            source = Source(str(stored["kind"]), str(stored["where"]),
+                            dt.date.fromisoformat(str(stored["checked"])))
+        except (KeyError, ValueError):
+            return None
+        known = source.kind == "feed" or source.where in ROUTE_BY_LABEL
+        return source if known and self.today - source.checked < REPROBE_AFTER else None
+
+    def keep(self, kind: str, where: str) -> None:
+        """Remember a source found today."""
+        if self.file is not None:
+            self.file.write({"kind": kind, "where": where, "checked": self.today.isoformat()})
+
+    def forget(self) -> None:
+        """Drop the remembered source (the next run probes)."""
+        if self.file is not None:
+            self.file.write({})
 
 
 def _wp_error(response: httpx.Response) -> tuple[str, str]:
@@ -159,11 +210,12 @@ class WebsiteConnector:
     platform = PLATFORM
 
     def __init__(self, api: ApiClient, account_id: str, feed_url: str | None = None,
-                 page_size: int = PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE, memory: SourceMemory | None = None) -> None:
         self.api = api
         self.account_id = account_id
         self.feed_url = feed_url
         self.page_size = min(page_size, PAGE_SIZE)
+        self.memory = memory or SourceMemory(None, dt.date.today())
         self.problems: list[str] = []  # detection notes and streams ended early, redacted
 
     @property
@@ -203,18 +255,26 @@ class WebsiteConnector:
         yield page.raw
 
     def fetch_all(self, window: FetchWindow) -> Iterator[RawResponse]:
-        """The REST API if the site has one, else its feed; detection notes go to ``problems``."""
+        """The remembered source, else the REST API if the site has one, else its feed."""
+        known = self.memory.recall()
+        if known is not None and (known.kind != "feed" or known.where == (self.feed_url or known.where)):
+            done = yield from self._read_known(known, window)
+            if done:
+                return
         route = yield from self._detect()
         if route is not None:
             try:
                 yield from self.iter_posts(route, window)
-                return
             except RequestRejected as exc:  # REST locked down for visitors (rest_login_required)
                 self._problem("posts listing refused; reading the feed instead", exc)
             except StreamError as exc:
                 self._problem("posts stream ended early", exc)
                 return
-        yield from self._first_feed()
+            else:
+                self.memory.keep("wordpress", route.label)
+                return
+        url = yield from self._first_feed()
+        self.memory.keep("feed", url)
 
     def close(self) -> None:
         """Close the underlying HTTP client."""
@@ -238,13 +298,32 @@ class WebsiteConnector:
             return route
         return None
 
-    def _first_feed(self) -> Iterator[RawResponse]:
-        """The configured feed, else the first of /feed and /rss that serves one."""
+    def _read_known(self, known: Source, window: FetchWindow) -> Generator[RawResponse, None, bool]:
+        """Read the remembered source; False (probe again) when it fails before yielding."""
+        yielded = False
+        try:
+            if known.kind == "feed":
+                yield from self.iter_feed(known.where)
+                return True
+            for raw in self.iter_posts(ROUTE_BY_LABEL[known.where], window):
+                yielded = True
+                yield raw
+        except StreamError as exc:
+            if yielded:
+                self._problem("posts stream ended early", exc)
+                return True
+            self._problem(f"the {known.kind} source found on {known.checked} failed; probing again", exc)
+            self.memory.forget()
+            return False
+        return True
+
+    def _first_feed(self) -> Generator[RawResponse, None, str]:
+        """The configured feed, else the first of /feed and /rss that serves one; its URL."""
         urls = [self.feed_url] if self.feed_url else list(FEED_PATHS)
         for url in urls:
             try:
                 yield from self.iter_feed(url)
-                return
+                return url
             except StreamError as exc:
                 self._problem(f"no feed at {url if '://' in url else '/' + url}", exc)
         raise RequestRejected(f"neither a WordPress REST API nor an RSS/Atom feed at "
@@ -266,10 +345,13 @@ def _client(base_url: str, timeout: float) -> httpx.Client:
 
 def open_website(*, base_url: str, account_id: str, sink: Sink | None, feed_url: str | None = None,
                  page_size: int = PAGE_SIZE, policy: RetryPolicy | None = None, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> WebsiteConnector:
+                 sleep: Callable[[float], None] = time.sleep, source_file: Path | None = None,
+                 today: dt.date | None = None) -> WebsiteConnector:
     """Build the site's HTTP client and ApiClient, and the connector over them."""
     if not base_url:
         raise ValueError(f"website channel {account_id}: set base_url to the site's address")
     api = ApiClient(_client(base_url, timeout), website_rules(), account=account_id, sink=sink,
                     policy=policy, sleep=sleep)
-    return WebsiteConnector(api, account_id, feed_url, page_size)
+    memory = SourceMemory(StateFile(source_file) if source_file else None,
+                          today or dt.datetime.now(dt.UTC).date())
+    return WebsiteConnector(api, account_id, feed_url, page_size, memory)

@@ -210,6 +210,7 @@ def _website() -> Platform:
             page_size=ctx.settings.page_size,
             policy=ctx.policy,
             timeout=ctx.timeout,
+            source_file=ctx.state_dir / "website-source.json" if ctx.state_dir else None,
         )
 
     return Platform("website", connect, window, transform_website)
