@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +37,7 @@ class HubEntry:
     """One platform's sandbox: how to make it, configure the demo for it, and judge its cost."""
 
     platform: str
-    make: Callable[[dt.date, str], FakeApi]
+    make: Callable[[dt.date, str, int], FakeApi]  # (as_of, token, port: 0 = ephemeral)
     config: Callable[[FakeApi], DemoChannels]
     usage: Usage | None = None  # channel label -> (requests made, API minimum)
 
@@ -65,10 +65,10 @@ def platform_toml(platform: str, **settings: str | int) -> str:
 INSTAGRAM_TOKEN_ENV = "SOCMED_DEMO_TOKEN"
 
 
-def _instagram(as_of: dt.date, token: str) -> FakeApi:
+def _instagram(as_of: dt.date, token: str, port: int) -> FakeApi:
     from sandbox.server import Sandbox
 
-    return Sandbox(as_of=as_of, token=token)
+    return Sandbox(as_of=as_of, token=token, port=port)
 
 
 def _instagram_config(fake: FakeApi) -> DemoChannels:
@@ -101,10 +101,10 @@ def _instagram_usage(fake: FakeApi, settings: Any) -> dict[str, tuple[int, int]]
 FACEBOOK_TOKEN_ENV = "SOCMED_DEMO_FACEBOOK_TOKEN"
 
 
-def _facebook(as_of: dt.date, token: str) -> FakeApi:
+def _facebook(as_of: dt.date, token: str, port: int) -> FakeApi:
     from sandbox.facebook import FacebookSandbox
 
-    return FacebookSandbox(as_of=as_of, token=token)
+    return FacebookSandbox(as_of=as_of, token=token, port=port)
 
 
 def _facebook_config(fake: FakeApi) -> DemoChannels:
@@ -137,11 +137,12 @@ TIKTOK_ENV = ("SOCMED_DEMO_TIKTOK_CLIENT_KEY", "SOCMED_DEMO_TIKTOK_CLIENT_SECRET
               "SOCMED_DEMO_TIKTOK_REFRESH_TOKEN")
 
 
-def _tiktok(as_of: dt.date, token: str) -> FakeApi:
+def _tiktok(as_of: dt.date, token: str, port: int) -> FakeApi:
     from sandbox.tiktok import TikTokSandbox
 
     # a fresh refresh token per start: a demo re-run must not reuse the last run's rotation
-    return TikTokSandbox(as_of=as_of, token=token, refresh_token=f"rft.{secrets.token_hex(12)}")
+    return TikTokSandbox(as_of=as_of, token=token, refresh_token=f"rft.{secrets.token_hex(12)}",
+                         port=port)
 
 
 def _tiktok_config(fake: FakeApi) -> DemoChannels:
@@ -166,10 +167,10 @@ def _tiktok_usage(fake: FakeApi, settings: Any) -> dict[str, tuple[int, int]]:
 # -- News website (WordPress) and channels with no API (CSV drops) ------------------------
 
 
-def _website(as_of: dt.date, token: str) -> FakeApi:
+def _website(as_of: dt.date, token: str, port: int) -> FakeApi:
     from sandbox.website import WebsiteSandbox
 
-    return WebsiteSandbox(as_of=as_of, token=token)
+    return WebsiteSandbox(as_of=as_of, token=token, port=port)
 
 
 def _website_config(fake: FakeApi) -> DemoChannels:
@@ -187,7 +188,7 @@ def _website_usage(fake: FakeApi, settings: Any) -> dict[str, tuple[int, int]]:
     return {f"website/@{fake.account_id}": (len(fake.requests), floor)}
 
 
-def _manual(as_of: dt.date, token: str) -> FakeApi:
+def _manual(as_of: dt.date, token: str, port: int) -> FakeApi:  # a folder: no port
     from sandbox.manual import ManualDrop
 
     return ManualDrop(as_of, token)
@@ -206,10 +207,10 @@ YOUTUBE_KEY_ENV = "SOCMED_DEMO_YOUTUBE_KEY"
 X_TOKEN_ENV = "SOCMED_DEMO_X_TOKEN"
 
 
-def _youtube(as_of: dt.date, token: str) -> FakeApi:
+def _youtube(as_of: dt.date, token: str, port: int) -> FakeApi:
     from sandbox.youtube import YouTubeSandbox
 
-    return YouTubeSandbox(as_of=as_of, token=token)
+    return YouTubeSandbox(as_of=as_of, token=token, port=port)
 
 
 def _youtube_config(fake: FakeApi) -> DemoChannels:
@@ -231,10 +232,10 @@ def _youtube_usage(fake: FakeApi, settings: Any) -> dict[str, tuple[int, int]]:
     return {f"youtube/@{HANDLE}": (len(fake.requests), floor)}
 
 
-def _x(as_of: dt.date, token: str) -> FakeApi:
+def _x(as_of: dt.date, token: str, port: int) -> FakeApi:
     from sandbox.x import XSandbox
 
-    return XSandbox(as_of=as_of, token=token)
+    return XSandbox(as_of=as_of, token=token, port=port)
 
 
 def _x_config(fake: FakeApi) -> DemoChannels:
@@ -275,12 +276,15 @@ def entry(platform: str) -> HubEntry:
     raise KeyError(f"no sandbox for platform {platform!r}")
 
 
-def start_all(as_of: dt.date) -> dict[str, FakeApi]:
-    """Start every platform's sandbox (the caller stops them); platform -> started FakeApi."""
+def start_all(as_of: dt.date, port: int = 0,
+              platforms: Sequence[str] | None = None) -> dict[str, FakeApi]:
+    """Start the sandboxes (all, or those named), the n-th on ``port + n`` unless ``port`` is 0."""
     started: dict[str, FakeApi] = {}
+    chosen = [item for item in SANDBOXES if platforms is None or item.platform in platforms]
     try:
-        for item in SANDBOXES:
-            started[item.platform] = item.make(as_of, token_for(item.platform)).start()
+        for number, item in enumerate(chosen):
+            fake = item.make(as_of, token_for(item.platform), port + number if port else 0)
+            started[item.platform] = fake.start()
     except BaseException:
         stop_all(started)
         raise
@@ -294,13 +298,22 @@ def stop_all(fakes: dict[str, FakeApi]) -> None:
 
 
 @contextmanager
-def serving(as_of: dt.date) -> Iterator[dict[str, FakeApi]]:
+def serving(as_of: dt.date, port: int = 0,
+            platforms: Sequence[str] | None = None) -> Iterator[dict[str, FakeApi]]:
     """``start_all`` as a context manager that stops every sandbox on exit."""
-    fakes = start_all(as_of)
+    fakes = start_all(as_of, port, platforms)
     try:
         yield fakes
     finally:
         stop_all(fakes)
+
+
+def base_urls(fakes: dict[str, FakeApi]) -> dict[str, str]:
+    """Each started sandbox's base URL as its ``[platforms.<name>]`` or channel names it."""
+    urls = {}
+    for platform, fake in fakes.items():
+        urls[platform] = f"{fake.base_url}/youtube" if platform == "youtube" else fake.base_url
+    return urls
 
 
 def demo_channels(fakes: dict[str, FakeApi]) -> DemoChannels:

@@ -13,7 +13,7 @@ app = typer.Typer(
     help="Social-media metrics into a SQL warehouse.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 db_app = typer.Typer(help="Warehouse schema.", no_args_is_help=True)
-sandbox_app = typer.Typer(help="The local Instagram Graph API sandbox.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The local sandboxes of every platform.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 webhooks_app = typer.Typer(help="The Meta webhook receiver.", no_args_is_help=True)
@@ -245,11 +245,38 @@ def report(
 
 
 @sandbox_app.command("serve")
-def sandbox_serve(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765) -> None:
-    """Serve the Instagram Graph API sandbox until interrupted."""
-    from sandbox.__main__ import main
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="First port on 127.0.0.1, one per platform; 0: any.")] = 8765,
+    platform: Annotated[list[str] | None, typer.Option(help="Serve only these (repeatable).")] = None,
+) -> None:
+    """Serve every platform's sandbox on loopback until interrupted; print a config for them."""
+    import datetime as dt
+    import signal
+    import threading
 
-    main(["--port", str(port)])
+    from sandbox import hub
+
+    known = [item.platform for item in hub.SANDBOXES]
+    unknown = sorted(set(platform or ()) - set(known))
+    if unknown:
+        _fail(f"--platform: no sandbox for {', '.join(unknown)} (known: {', '.join(known)})")
+    today = dt.datetime.now(dt.UTC).date()
+    with hub.serving(today, port, platform or None) as fakes:
+        for name, url in hub.base_urls(fakes).items():
+            typer.echo(f"{name:<10} {url}")
+        served = hub.demo_channels(fakes)
+        typer.echo(f"\n# socmed.toml for these sandboxes (data as of {today}):{served.toml}")
+        typer.echo("# and their (sandbox, not secret) credentials:")
+        typer.echo("\n".join(f"export {key}={value}" for key, value in served.env.items()))
+        typer.echo("\nCtrl-C (or SIGTERM) to stop.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    typer.echo("stopped")
 
 
 @webhooks_app.command("serve")
