@@ -3,11 +3,11 @@
 Streams and the ``context`` each RawResponse carries:
 
 * ``user``: ``GET users/{id}?user.fields=created_at,public_metrics,username,name``; context ``{}``.
-* ``posts``: ``GET users/{id}/tweets?max_results=100&tweet.fields=created_at,public_metrics
-  &exclude=retweets,replies`` (plus ``start_time``/``end_time`` for a window), paged with
+* ``posts``: ``GET users/{id}/tweets?max_results=100&tweet.fields=created_at,public_metrics,
+  note_tweet&exclude=retweets,replies`` (plus ``start_time``/``end_time`` for a window), paged with
   ``pagination_token`` = the previous ``meta.next_token`` until it is absent; context ``{}``.
   The timeline reaches only the most recent posts (800 when replies are excluded).
-* ``posts_lookup``: ``GET tweets?ids=<up to 100>&tweet.fields=created_at,public_metrics``;
+* ``posts_lookup``: ``GET tweets?ids=<up to 100>&tweet.fields=created_at,public_metrics,note_tweet``;
   context ``{"post_ids": "<id>,<id>,..."}``. On a full refresh, posts seen by earlier runs that
   the timeline no longer returns are refreshed this way (ids kept in the channel's state
   directory, never in the raw zone). Deleted posts come back in a top-level ``errors`` array
@@ -58,7 +58,7 @@ DEFAULT_API_VERSION = "2"
 PAGE_SIZE = 100  # max_results 5-100
 MAX_IDS = 100  # GET /2/tweets?ids=
 USER_FIELDS = "created_at,public_metrics,username,name"
-TWEET_FIELDS = "created_at,public_metrics"
+TWEET_FIELDS = "created_at,public_metrics,note_tweet"  # note_tweet: a long post's whole text
 EXCLUDE = "retweets,replies"
 RATE_LIMITED_CODE = 88
 TOKEN_HINT = "create a new bearer token for the app in the X developer portal"

@@ -10,7 +10,9 @@ Routes under ``/2/`` (app-only ``Authorization: Bearer``):
 * ``tweets?ids=<1..100>``: posts by id; deleted ones come back in ``errors`` next to ``data``.
 
 Fields appear only when asked for in ``tweet.fields``/``user.fields`` (``id``, ``text`` and
-``edit_history_tweet_ids`` always). Every reply carries ``x-rate-limit-limit``,
+``edit_history_tweet_ids`` always). A long post (over 280 characters) has its first 279 and
+"…" in ``text`` and its whole text in ``note_tweet.text`` when ``note_tweet`` is asked for.
+Every reply carries ``x-rate-limit-limit``,
 ``-remaining`` and ``-reset`` per endpoint (15-minute windows, wall-clock time). Faults take
 X's shapes: ``status`` (a problem object), ``rate_limit`` (429 with ``remaining`` 0; the
 legacy ``{"errors":[{"code":88}]}`` body when ``Fault.code`` is 88), ``token_expired`` (401)
@@ -225,4 +227,6 @@ def _post(post: Post, fields: set[str]) -> dict[str, Any]:
         out["public_metrics"] = post.public_metrics
     if "author_id" in fields:
         out["author_id"] = USER_ID
+    if "note_tweet" in fields and post.note is not None:  # only long posts carry one
+        out["note_tweet"] = {"text": post.note}
     return out

@@ -33,6 +33,7 @@ TIMELINE_REACH = 800  # posts the timeline returns when replies are excluded (3,
 TWEPOCH_MS = 1_288_834_974_657
 MAX_TEXT = 280
 POSTS_PER_DAY = 1.9
+LONG_POSTS = 0.08  # share of posts longer than 280 characters (X Premium long posts)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class Post:
     retweets: int
     quotes: int
     bookmarks: int
+    note: str | None = None  # a long post's whole text (``note_tweet.text``); ``text`` is cut
+
+    @property
+    def caption(self) -> str:
+        """The post's whole text: the note of a long post, else ``text``."""
+        return self.note or self.text
 
     @property
     def created(self) -> str:
@@ -113,7 +120,20 @@ class AccountData:
         likes = impressions * rng.uniform(0.004, 0.02)
         counts = [impressions, likes, likes * rng.uniform(0.05, 0.3), likes * rng.uniform(0.05, 0.25),
                   likes * rng.uniform(0.0, 0.05), likes * rng.uniform(0.01, 0.08)]
-        return Post(post_id, when, text, *(round(value * grow) for value in counts))
+        note = self._note(post_id, when, text)
+        text = f"{note[:MAX_TEXT - 1]}…" if note else text
+        views, likes_, replies, retweets, quotes, bookmarks = (round(value * grow) for value in counts)
+        return Post(post_id, when, text, views, likes_, replies, retweets, quotes, bookmarks, note)
+
+    def _note(self, post_id: str, when: dt.datetime, text: str) -> str | None:
+        """A long post's whole text (a few captions past 280 characters), for some posts."""
+        rng = self._rng(post_id, "note")  # its own generator: other posts keep their values
+        if rng.random() >= LONG_POSTS:
+            return None
+        parts = [text]
+        while len(" ".join(parts)) <= MAX_TEXT:
+            parts.append(make_caption(rng, when.year) or "Info lengkap: tangerangkota.go.id")
+        return " ".join(parts)
 
     def reachable(self, reach: int = TIMELINE_REACH) -> list[Post]:
         """The own posts the timeline still returns (the most recent ones), newest first."""
@@ -134,6 +154,7 @@ class AccountData:
             "following": FOLLOWING,
             "tweet_count": self.tweet_count,
             "posts": len(chosen),
+            "long_posts": sum(p.note is not None for p in chosen),
             "views_sum": sum(p.impressions for p in chosen),
             "likes_sum": sum(p.likes for p in chosen),
             "comments_sum": sum(p.replies for p in chosen),

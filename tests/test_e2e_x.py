@@ -91,6 +91,12 @@ def assert_matches_truth(url: str, sb: XSandbox, snapshot: dt.date, posts: list[
     assert query(url, "SELECT handle, display_name, url FROM channel WHERE platform = 'x'") == [
         (USERNAME, "Pemerintah Kota Tangerang", f"https://x.com/{USERNAME}")
     ]
+    # long posts: the whole text of note_tweet, not the 280 characters of text
+    read = posts if posts is not None else sb.data.reachable()
+    long_posts = sorted((p.id, p.note) for p in read if p.note is not None)
+    assert len(long_posts) == truth["long_posts"] > 0 and all(len(note) > 280 for _, note in long_posts)
+    assert sorted(query(url, "SELECT content_id, caption FROM content WHERE platform = 'x' AND "
+                             "length(caption) > 280")) == long_posts
 
 
 def test_ingest_matches_truth_and_rerun_changes_nothing(

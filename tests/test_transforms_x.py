@@ -271,3 +271,17 @@ def test_x_rules_quarantine_rows_no_x_answer_can_produce() -> None:
         'expect_column_values_to_be_null(reach) if platform=="x"': 1
     }
     assert validate_table("content", frames["content"], now).failures == {}
+
+
+def test_a_long_post_takes_its_caption_and_hashtags_from_note_tweet() -> None:
+    run = Run()
+    whole = "Jadwal Festival Cisadane 2026 " + "hari demi hari, " * 20 + "#FestivalCisadane #AyoKeTangerang"
+    long_post = post("1990000000000000001", f"{whole[:279]}…", "2026-11-26T23:30:00.000Z", **FULL)
+    short = post("1990000000000000002", "Pendek #SiagaBanjir", "2026-11-26T22:00:00.000Z")
+    run.add("posts", {"data": [{**long_post, "note_tweet": {"text": whole}}, short]})
+    content = transform_x(run.responses, CHANNEL).frames["content"]
+    assert len(whole) > 280 and "#FestivalCisadane" not in whole[:279]
+    assert content.select("content_id", "caption", "hashtags").rows() == [
+        ("1990000000000000001", whole, ["festivalcisadane", "ayoketangerang"]),
+        ("1990000000000000002", "Pendek #SiagaBanjir", ["siagabanjir"]),
+    ]

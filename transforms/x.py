@@ -10,7 +10,9 @@ Streams (``meta["stream"]``) and what they feed:
   ``reply_count`` -> comments, ``retweet_count + quote_count`` -> shares (a quote is a repost
   with a comment; both put the post in front of the reposter's followers),
   ``bookmark_count`` -> saves; X reports no reach (NULL). A page without ``data`` (the end of
-  the timeline, or a lookup of deleted posts) is valid and holds no post.
+  the timeline, or a lookup of deleted posts) is valid and holds no post. The caption is
+  ``note_tweet.text`` where there is one (a long post: ``text`` holds only its first 280
+  characters), else ``text``; hashtags come from the caption.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def _post_rows(number: int, response: StoredResponse, problems: list[str]) -> li
                 RESP: number,
                 "content_id": post["id"],
                 "created_at": _text(post.get("created_at")),
-                "caption": _text(post.get("text")),
+                "caption": _text(_obj(post.get("note_tweet")).get("text")) or _text(post.get("text")),
                 "views": as_int(metrics.get("impression_count")),
                 "likes": as_int(metrics.get("like_count")),
                 "comments": as_int(metrics.get("reply_count")),
