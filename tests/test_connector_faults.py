@@ -8,6 +8,9 @@ fragment the injected faults aim at. ``test_fault`` runs every (platform, fault 
 * ``status`` (503 twice), ``timeout``, ``drop``: retried, the fetch completes;
 * ``rate_limit``: the platform's own throttling signal; one wait of the time the platform
   asks (or its documented back-off), then the fetch completes;
+* ``usage_high``: usage headers at 90 % of the quota (Meta's ``X-App-Usage`` and
+  ``X-Business-Use-Case-Usage``, X's ``x-rate-limit-remaining``): one pause before the next
+  request, no request lost or repeated (platforms without such headers skip it);
 * ``token_expired``: the channel stops with ``AuthError`` at once (``token_requests``
   requests: the call, plus a refresh attempt on platforms whose tokens refresh), naming the
   token's source and never its value, without a single sleep;
@@ -39,7 +42,9 @@ FAST = RetryPolicy(max_attempts=5, base_delay=0.001, max_delay=0.01, max_wait=90
 TIMEOUT = 0.4  # client timeout; a timeout fault holds its reply longer
 HOLD = 0.9
 AS_OF = dt.date(2026, 11, 27)
-KINDS = ("status", "timeout", "drop", "rate_limit", "token_expired", "malformed")
+KINDS = ("status", "timeout", "drop", "rate_limit", "usage_high", "token_expired", "malformed")
+USAGE = 90  # percent of the quota used, as the platform's usage headers report it
+NO_USAGE_HEADERS = "the platform reports no quota usage in its headers"
 
 
 @dataclass
@@ -71,10 +76,14 @@ class Harness:
     secrets: Callable[[FakeApi], tuple[str, ...]] = lambda fake: (fake.token,)
     token_requests: int = 1  # requests until an invalid token stops the channel
     faults: Callable[[str], list[Fault]] | None = None  # override of generic_faults
+    usage_target: str | None = None  # the request whose headers report high usage (else target)
     not_applicable: dict[str, str] = field(default_factory=dict)  # fault kind -> why it cannot occur
 
     def inject(self, fake: FakeApi, kind: str) -> None:
         """Queue the faults of one kind aimed at this harness's target."""
+        if kind == "usage_high":
+            fake.inject(Fault("usage_high", self.usage_target or self.target, usage=USAGE))
+            return
         for fault in (self.faults or generic_faults(self.target))(kind):
             fake.inject(fault)
 
@@ -159,7 +168,8 @@ HARNESSES.append(
     Harness("website", _website_sandbox, _website_open, _website_fetch, clean_requests=2,
             streams=frozenset({"site", "posts"}), target="/wp/v2/posts", target_stream="posts",
             token_label="", rate_wait=60.0, secrets=lambda fake: (),
-            not_applicable={"token_expired": "a public website is read without a token: none can expire"}),
+            not_applicable={"token_expired": "a public website is read without a token: none can expire",
+                            "usage_high": NO_USAGE_HEADERS}),
 )
 
 
@@ -211,7 +221,7 @@ HARNESSES.append(
     Harness("tiktok", _tiktok_sandbox, _tiktok_open, _tiktok_fetch, clean_requests=2,
             streams=frozenset({"user", "videos"}), target="/v2/video/list/", target_stream="videos",
             token_label=TIKTOK_LABEL, rate_wait=60.0, secrets=_tiktok_secrets, token_requests=2,
-            faults=_tiktok_faults),
+            faults=_tiktok_faults, not_applicable={"usage_high": NO_USAGE_HEADERS}),
 )
 
 
@@ -339,12 +349,13 @@ def _x_fetch(connector: Any) -> Iterator[RawResponse]:
 HARNESSES.append(  # rateLimitExceeded carries no wait: full-jitter back-off within FAST's first step
     Harness("youtube", _youtube_sandbox, _youtube_open, _youtube_fetch, clean_requests=3,
             streams=frozenset({"channel", "playlist_items", "videos"}), target="/videos",
-            target_stream="videos", token_label=YT_LABEL, rate_wait=0.0005, rate_tolerance=0.0005),
+            target_stream="videos", token_label=YT_LABEL, rate_wait=0.0005, rate_tolerance=0.0005,
+            not_applicable={"usage_high": "YouTube reports no quota in headers: the connector counts units"}),
 )
 HARNESSES.append(  # a 429 waits until x-rate-limit-reset (a minute away, whole seconds, +1 s)
     Harness("x", _x_sandbox, _x_open, _x_fetch, clean_requests=2, streams=frozenset({"user", "posts"}),
             target="/tweets", target_stream="posts", token_label=X_LABEL, rate_wait=60.5,
-            rate_tolerance=1.0),
+            rate_tolerance=1.0, usage_target="/2/users/"),  # the user call: the timeline follows
 )
 
 
@@ -406,6 +417,14 @@ def check_rate_limit(out: Outcome) -> None:
     assert out.probe.sleeps == [pytest.approx(out.harness.rate_wait, abs=out.harness.rate_tolerance)]
 
 
+def check_usage(out: Outcome) -> None:
+    """High usage reported: one pause of the throttle's length, then the rest, nothing retried."""
+    assert out.error is None and out.connector.problems == []
+    assert out.connector.request_count == out.harness.clean_requests
+    assert out.probe.sleeps == [FAST.usage_pause(USAGE)] and out.probe.sleeps[0] > 0
+    assert {r.stream for r in out.yielded} == out.harness.streams
+
+
 def check_token(out: Outcome) -> None:
     """An invalid token stops the channel at once, naming its source, never its value."""
     assert isinstance(out.error, AuthError), out.error
@@ -431,6 +450,7 @@ CHECKS: dict[str, Callable[[Outcome], None]] = {
     "timeout": check_transport,
     "drop": check_transport,
     "rate_limit": check_rate_limit,
+    "usage_high": check_usage,
     "token_expired": check_token,
     "malformed": check_malformed,
 }
