@@ -8,6 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 # Benchmark-only dependencies (dlt), outside the core lock; the tests' 10k smoke run uses them.
 BENCH_STAMP := $(VENV)/.bench-$(shell cat requirements-bench.txt | cksum | cut -d' ' -f1)
 
+# pytest-xdist workers for `make test` and `make test-fast` (0: one process). Most slow tests wait
+# on servers and subprocesses, so two workers overlap them well even on two cores; modules that
+# share one Prefect stack carry an xdist_group mark, which --dist loadgroup keeps on one worker.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+
 .PHONY: install demo test test-fast lint lock clean bench bench-2m bench-install
 
 $(STAMP): requirements.lock pyproject.toml
@@ -25,10 +31,10 @@ demo: $(STAMP)
 	$(BIN)/socmed demo
 
 test: $(STAMP) $(BENCH_STAMP)
-	$(BIN)/pytest
+	$(PYTEST) --durations=15
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

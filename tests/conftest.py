@@ -2,46 +2,58 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-PG_ADMIN_URL = os.environ.get("SOCMED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests import pg
 
 
-def _pg_dsn(database: str) -> str:
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{database}"
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, otherwise in file order: under xdist the long ones start early, not last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database; dropped afterwards. Fails loudly if PG is down."""
-    name = f"socmed_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:  # pragma: no cover - environment problem
-        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable (start it; see .ci/run): {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_dsn(name).replace("postgresql://", "postgresql+psycopg://", 1)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh, empty PostgreSQL database as a SQLAlchemy URL."""
+    with pg.database() as name:
+        yield pg.dsn(name, "psycopg")
 
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """One temporary Prefect server (and database) for every test that runs flows."""
-    from prefect.testing.utilities import prefect_test_harness
+    """One temporary Prefect server for every test that runs flows (one per xdist worker).
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    Like ``prefect_test_harness``, but its database is a throwaway PostgreSQL one: on SQLite the
+    server answers concurrent writes (a task's concurrency-slot call racing the task-run
+    recorder) with 503, and each costs the client a 2 s back-off. Nor is it registered as the
+    process's default ephemeral server, which the benchmark's own ``SubprocessASGIServer()``
+    would otherwise pick up, and stop.
+    """
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+
+    from tests.prefect_stack import free_port
+
+    with pg.database() as name:
+        with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: pg.dsn(name, "asyncpg")}):
+            server = SubprocessASGIServer(port=free_port())
+            server.start(timeout=120)
+        try:
+            with (
+                temporary_settings({PREFECT_API_URL: server.api_url}),
+                _temporary_global_settings_context(get_settings_context()),
+            ):
+                yield
+                APILogWorker.drain_all()  # what is still queued reaches the server before it stops
+                EventsWorker.drain_all()
+        finally:
+            server.stop()
 
 
 @pytest.fixture

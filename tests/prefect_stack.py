@@ -3,7 +3,8 @@
 Used by the deployment end-to-end and scale-out tests. Everything runs in subprocesses with
 their own ``PREFECT_HOME`` (the pytest process may hold a test harness's settings), and the
 tests talk to the server's REST API with httpx. One stack per pytest process, started on
-first use and stopped at exit, so the two slow modules share its start-up cost.
+first use and stopped at exit, so the two slow modules share its start-up cost (under xdist
+they carry the ``STACK_GROUP`` mark, which keeps them on one worker).
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from typing import Any
 
 import httpx
 
+from tests import pg
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 WEBHOOK_SECRET_ENV = "SOCMED_E2E_APP_SECRET"
 VERIFY_TOKEN_ENV = "SOCMED_E2E_VERIFY_TOKEN"
+# The xdist group of the modules that share the stack: one pytest worker runs them all, once.
+STACK_GROUP = "prefect-stack"
 
 
 def free_port() -> int:
@@ -52,6 +57,7 @@ class PrefectStack:
     """A Prefect server subprocess and the processes started against it."""
 
     home: Path
+    database_url: str  # the server's own database
     port: int = field(default_factory=free_port)
     procs: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
@@ -80,7 +86,11 @@ class PrefectStack:
 
     def start(self) -> None:
         """Start the server (scheduler off: no hundred future runs per schedule) and wait."""
-        env = self.env(PREFECT_UI_API_URL=self.api_url, PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false")
+        env = self.env(
+            PREFECT_UI_API_URL=self.api_url,
+            PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+            PREFECT_SERVER_DATABASE_CONNECTION_URL=self.database_url,
+        )
         del env["PREFECT_API_URL"]
         self.spawn(
             "server",
@@ -207,8 +217,10 @@ def deployed_stack(tmp_root: Path, config: Path) -> Deployed:
     started = time.monotonic()
     home = tmp_root / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
-    stack = PrefectStack(home)
-    atexit.register(shutil.rmtree, home, True)  # atexit runs last-in first-out: stop, then remove
+    database = pg.create()
+    stack = PrefectStack(home, pg.dsn(database, "asyncpg"))
+    atexit.register(pg.drop, database)  # atexit runs last-in first-out: stop, then remove
+    atexit.register(shutil.rmtree, home, True)
     atexit.register(stack.stop)
     stack.start()
     script = (

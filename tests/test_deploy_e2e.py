@@ -33,6 +33,7 @@ from tests.e2e_helpers import TOKEN_ENV, dump, query, write_config
 from tests.prefect_stack import (
     BIN,
     ROOT,
+    STACK_GROUP,
     VERIFY_TOKEN_ENV,
     WEBHOOK_SECRET_ENV,
     Browser,
@@ -44,7 +45,7 @@ from tests.prefect_stack import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(STACK_GROUP)]
 TOKEN = "sandbox-deploy-e2e-token"
 APP_SECRET = "meta-app-secret-for-e2e"
 VERIFY_TOKEN = "verify-token-for-e2e"

@@ -23,9 +23,16 @@ import pytest
 from sandbox.server import Fault, Sandbox
 from socmed import paths
 from tests.e2e_helpers import TOKEN_ENV, query, write_config
-from tests.prefect_stack import ROOT, assert_loaded_exactly_once, deployed_stack, project_dir, wait_for
+from tests.prefect_stack import (
+    ROOT,
+    STACK_GROUP,
+    assert_loaded_exactly_once,
+    deployed_stack,
+    project_dir,
+    wait_for,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group(STACK_GROUP)]
 TOKEN = "sandbox-scale-out-token"
 LIMIT = 2  # max_concurrent_fetches default
 
