@@ -1,5 +1,8 @@
 """A real Prefect server on loopback, deployed from prefect.yaml, with process workers.
 
+The server keeps its database in a throwaway PostgreSQL database, as the README's production
+section runs it: on SQLite, several workers' concurrent writes meet 503s and client back-offs.
+
 Used by the deployment end-to-end and scale-out tests. Everything runs in subprocesses with
 their own ``PREFECT_HOME`` (the pytest process may hold a test harness's settings), and the
 tests talk to the server's REST API with httpx. One stack per pytest process, started on
