@@ -64,7 +64,10 @@ def test_db_upgrade_creates_the_warehouse(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    # a new user's machine: no Prefect settings, and a Prefect home of its own, not the ~/.prefect
+    # database that any other demo or test on this machine may be writing at the same time
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     socmed = Path(sys.executable).with_name("socmed")
     out = subprocess.run(
         [str(socmed), "demo", "--data-dir", str(tmp_path / "demo")],
