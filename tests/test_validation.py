@@ -417,3 +417,36 @@ def test_an_expectation_ge_could_not_evaluate_never_passes(
 
     with pytest.raises(ExpectationNotEvaluated, match=r"expect_column_values_to_not_be_null\(x\)"):
         _result_rows(outcome)
+
+
+@pytest.mark.parametrize(
+    ("success", "exception_info", "answered"),
+    [
+        (False, {"raised_exception": True, "exception_message": "boom"}, ["x"]),
+        (None, {"raised_exception": False}, ["x"]),
+        (True, {"raised_exception": False}, []),
+    ],
+    ids=["raised", "no-verdict", "not-answered"],
+)
+def test_the_pass_fail_pass_never_lets_an_unevaluated_expectation_through(
+    success: bool | None, exception_info: dict[str, Any], answered: list[str]
+) -> None:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+
+    from validation.validate import _failing
+
+    suite = gx.ExpectationSuite(name="one", expectations=[gxe.ExpectColumnValuesToNotBeNull(column="x")])
+    results = [
+        ExpectationValidationResult(
+            success=success,
+            expectation_config=gxe.ExpectColumnValuesToNotBeNull(column=column).configuration,
+            exception_info=exception_info,
+        )
+        for column in answered
+    ]
+    outcome = ExpectationSuiteValidationResult(success=False, results=results, suite_name="one")
+
+    with pytest.raises(ExpectationNotEvaluated, match="t: "):
+        _failing("t", outcome, suite)

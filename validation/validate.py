@@ -1,9 +1,10 @@
 """Run the table suites over Polars frames and split each frame into good and quarantined rows.
 
-A frame goes to GE as pandas with pyarrow-backed columns (so a null Int64 metric stays null
-and passes the ">= 0" checks) plus a temporary row number; GE reports the row numbers of
-every failing row (result format COMPLETE with ``unexpected_index_column_names``), and the
-Polars frame is split on them. Every input row ends up in exactly one of the two outputs; an
+A frame goes to GE as numpy-backed pandas (see ``_to_pandas``) plus a temporary row number.
+GE evaluates the whole suite once for pass or fail (result format ``BOOLEAN_ONLY``), then
+only the expectations that failed once more to report the row numbers of every failing row
+(``COMPLETE`` with ``unexpected_index_column_names``), on the same loaded batch; the Polars
+frame is split on them. Every input row ends up in exactly one of the two outputs; an
 expectation GE could not evaluate raises ``ExpectationNotEvaluated`` rather than passing.
 """
 
@@ -30,6 +31,7 @@ from great_expectations.data_context.types.base import (
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
+from great_expectations.validator.v1_validator import Validator as SuiteValidator
 
 from transforms.schemas import KEYS, SCHEMAS, TABLE_ORDER
 from validation.suites import DERIVED, build_suites, expectation_label, label, suite_parameters
@@ -47,6 +49,7 @@ PARENTS: dict[str, tuple[str, ...]] = {
     "channel_metrics_daily": ("channel",),
     "content_metrics_daily": ("content",),
 }
+_CHEAP_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 _RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]}
 
 
@@ -165,17 +168,48 @@ def _check_frame(table: str, frame: pl.DataFrame) -> None:
 def _failed_rows(
     table: str, frame: pl.DataFrame, params: dict[str, Any], per_run: bool = False
 ) -> list[tuple[str, list[int]]]:
-    """Run the table's suite; the failing row numbers per expectation label, in suite order."""
+    """Run the table's suite; the failing row numbers per expectation label, in suite order.
+
+    Two passes over one GE batch: every expectation with ``BOOLEAN_ONLY`` (GE still counts the
+    unexpected values to decide success, it only leaves out the lists), then only the ones
+    that failed with ``COMPLETE``, which names their failing rows. A clean batch, the usual
+    case, never pays for the row lists.
+    """
     runtime = _runtime()
     platforms = frozenset(str(p) for p in frame["platform"].drop_nulls().unique())
     suite = _suite_for(table, platforms)
     data = _to_pandas(table, frame, _suite_columns(suite), per_run)
-    batch = runtime.batches[table].get_batch(batch_parameters={"dataframe": data})
-    outcome = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
-    rows = _rows_by_label(outcome)
-    if set(rows) != {expectation_label(e) for e in suite.expectations}:
-        raise ExpectationNotEvaluated(f"{table}: GE answered for {sorted(rows)}")
+    validator = SuiteValidator(
+        runtime.batches[table], result_format=_CHEAP_FORMAT, batch_parameters={"dataframe": data}
+    )
+    failing = _failing(table, validator.validate_expectation_suite(suite, params), suite)
+    rows: dict[str, list[int]] = {}
+    if failing:
+        validator.result_format = _RESULT_FORMAT  # the same loaded batch, asked again
+        retry = gx.ExpectationSuite(name=f"{suite.name}[failing]", expectations=failing)
+        rows = _rows_by_label(validator.validate_expectation_suite(retry, params))
+        if set(rows) != {expectation_label(e) for e in failing}:
+            raise ExpectationNotEvaluated(f"{table}: GE answered for {sorted(rows)} on the second pass")
     return [(name, rows.get(name, [])) for name in runtime.labels[table]]
+
+
+def _failing(
+    table: str, outcome: ExpectationSuiteValidationResult, suite: gx.ExpectationSuite
+) -> list[gx.expectations.Expectation]:
+    """Copies of the suite's expectations that failed the first pass; raises if one was not evaluated."""
+    passed = {}
+    for result in outcome.results:
+        config = result.expectation_config
+        if config is None:
+            raise ExpectationNotEvaluated(f"{table}: result without its expectation: {result}")
+        name = label(config.type, config.kwargs)
+        if _raised(result.exception_info) or not isinstance(result.success, bool):
+            raise ExpectationNotEvaluated(f"{table}: {name}: {result.exception_info}")
+        passed[name] = result.success
+    if set(passed) != {expectation_label(e) for e in suite.expectations}:
+        raise ExpectationNotEvaluated(f"{table}: GE answered for {sorted(passed)}")
+    # GE: an expectation belongs to one suite
+    return [copy.copy(e) for e in suite.expectations if not passed[expectation_label(e)]]
 
 
 @functools.cache
