@@ -17,7 +17,8 @@ from validation import (
     validate_batch,
     validate_table,
 )
-from validation.validate import REASON, ExpectationNotEvaluated, _result_rows
+from validation.engine import _result_rows
+from validation.validate import REASON, ExpectationNotEvaluated
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 FETCHED = datetime(2025, 6, 1, 11, 0, tzinfo=UTC)
@@ -435,7 +436,7 @@ def test_the_pass_fail_pass_never_lets_an_unevaluated_expectation_through(
     import great_expectations.expectations as gxe
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 
-    from validation.validate import _failing
+    from validation.engine import _failing
 
     suite = gx.ExpectationSuite(name="one", expectations=[gxe.ExpectColumnValuesToNotBeNull(column="x")])
     results = [
@@ -450,3 +451,40 @@ def test_the_pass_fail_pass_never_lets_an_unevaluated_expectation_through(
 
     with pytest.raises(ExpectationNotEvaluated, match="t: "):
         _failing("t", outcome, suite)
+
+
+def test_checks_every_table_shares_name_each_tables_own_rows() -> None:
+    batch = {
+        "channel": frame("channel", row("channel"), row("channel", channel_id="ch2", run_id=None)),
+        "content": frame("content", row("content", platform="myspace"), row("content", content_id="c2")),
+        "content_metrics_daily": frame(
+            "content_metrics_daily",
+            row("content_metrics_daily", raw_file=None),
+            row("content_metrics_daily", content_id="c2"),
+        ),
+    }
+    run_id, platform = NOT_NULL.format("run_id"), IN_SET.format("platform")
+
+    results = validate_batch(batch, NOW)
+
+    expected = {
+        "channel": ([0], [1], [run_id]),
+        "content": ([1], [0], [platform]),
+        "content_metrics_daily": ([1], [0], [NOT_NULL.format("raw_file")]),
+    }
+    for table, (good, bad, reasons) in expected.items():
+        assert_frame_equal(results[table].good, batch[table][good])
+        assert_frame_equal(results[table].quarantined, with_reasons(batch[table][bad], reasons))
+
+
+def test_per_run_keys_are_unique_within_a_run_and_other_key_checks_see_the_key() -> None:
+    table = "content"
+    video = {"platform": "youtube", "content_type": "short", "content_id": "abcdefghijk"}
+    first, again = row(table, **video), row(table, **video, run_id="run-2")
+    twice = row(table, content_id="c7")
+    label = UNIQUE.format("platform, content_id")
+
+    results = validate_batch({table: frame(table, first, again, twice, twice)}, NOW, per_run=True)
+
+    assert_frame_equal(results[table].good, frame(table, first, again))
+    assert_frame_equal(results[table].quarantined, with_reasons(frame(table, twice, twice), [label] * 2))
