@@ -1,16 +1,24 @@
 """How the suites run in Great Expectations: the checks a batch needs, its frames, two passes.
 
-GE's cost is almost all fixed: per expectation evaluated (building its metric graph) and per
-frame handed to it (GE fingerprints every batch). So a batch's checks are planned once per
-batch composition (``plan``): a platform's row-conditioned rules are left out when the batch
-has no row of that platform (they could only pass), and a row-local expectation that every
-table of the batch carries with the same arguments (the provenance and platform checks) runs
-once over the tables' rows stacked (``Plan.shared``), the rest once per table. Each frame is
-then validated in two passes over one loaded GE batch (``failing_rows``): pass or fail for
-every expectation (``BOOLEAN_ONLY``: GE still counts the unexpected values to decide, it only
-leaves out the lists), then ``COMPLETE`` with ``unexpected_index_column_names`` for the ones
-that failed, which names every failing row. No row is skipped and no check is weakened; an
-expectation GE could not evaluate raises ``ExpectationNotEvaluated``.
+GE's cost is almost all fixed: per expectation evaluated (building its metric graph, which
+serialises the expectation's arguments over and over) and per frame handed to it (GE
+fingerprints every batch, strings dearest). So a batch's checks are planned once per batch
+composition (``plan``):
+
+- a platform's row-conditioned rules are left out when the batch has no row of that
+  platform (they could only pass);
+- a row-local expectation that every table of the batch carries with the same arguments
+  (the provenance and platform checks) runs once over the tables' rows stacked
+  (``Plan.shared``), the rest once per table;
+- an in-set check is handed, as a suite parameter, only the part of its set that occurs in
+  the column, and a column only not-null checks read reaches GE as its nullness.
+
+Each frame is then validated in two passes over one loaded GE batch (``failing_rows``): pass
+or fail for every expectation (``BOOLEAN_ONLY``: GE still counts the unexpected values to
+decide, it only leaves out the lists), then ``COMPLETE`` with ``unexpected_index_column_names``
+for the ones that failed, which names every failing row. Each of these changes what GE is
+handed, never which rows fail; an expectation GE could not evaluate raises
+``ExpectationNotEvaluated``.
 """
 
 from __future__ import annotations
@@ -75,6 +83,7 @@ class Checks:
     labels: dict[str, str]
     columns: tuple[str, ...]
     presence: tuple[str, ...]  # columns only not-null checks read: GE needs their nullness only
+    value_sets: dict[str, tuple[str, tuple[str, ...]]]  # suite parameter: (column, set of values)
 
 
 @dataclass(frozen=True)
@@ -178,22 +187,27 @@ def _signature(table: str, expectation: gx.expectations.Expectation) -> str | No
 
 def _checks(asset: str, expectations: Sequence[gx.expectations.Expectation], per_run: bool) -> Checks:
     """A suite of copies (GE: an expectation belongs to one suite), run-scoped keys if ``per_run``."""
-    labels, copies = {}, []
+    labels: dict[str, str] = {}
+    copies: list[gx.expectations.Expectation] = []
+    value_sets: dict[str, tuple[str, tuple[str, ...]]] = {}
     for expectation in expectations:
-        config = expectation.configuration
-        columns = config.kwargs.get("column_list")
-        scoped = copy.copy(expectation)
-        if per_run and config.type == "expect_compound_columns_to_be_unique" and columns:
+        kwargs = expectation.configuration.kwargs
+        changed: dict[str, Any] = {}
+        if per_run and expectation.configuration.type == "expect_compound_columns_to_be_unique":
             key = next(k for k in KEYS[asset] if k != "platform")
-            scoped = type(expectation)(
-                **{**config.kwargs, "column_list": [RUN_KEY if c == key else c for c in columns]}
-            )
+            changed["column_list"] = [RUN_KEY if c == key else c for c in kwargs["column_list"]]
+        values = kwargs.get("value_set")
+        if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+            name = f"value_set_{len(value_sets)}"
+            value_sets[name] = (kwargs["column"], tuple(values))
+            changed["value_set"] = {"$PARAMETER": name}
+        scoped = type(expectation)(**{**kwargs, **changed}) if changed else copy.copy(expectation)
         labels[expectation_label(scoped)] = expectation_label(expectation)
         copies.append(scoped)
     suite = gx.ExpectationSuite(name=f"socmed.{asset}[{len(copies)}]", expectations=copies)
     readers = _readers(copies)
     presence = tuple(column for column, kinds in readers.items() if kinds == {_NOT_NULL})
-    return Checks(asset, suite, labels, tuple(readers), presence)
+    return Checks(asset, suite, labels, tuple(readers), presence, value_sets)
 
 
 def _readers(expectations: Iterable[gx.expectations.Expectation]) -> dict[str, set[str]]:
@@ -281,6 +295,7 @@ def failing_rows(checks: Checks, data: pd.DataFrame, params: dict[str, Any]) -> 
     """Failing row numbers per suite label, for every expectation of ``checks`` (two passes)."""
     if not checks.suite.expectations:
         return {}
+    params = {**params, **_value_sets(checks, data)}
     validator = SuiteValidator(
         runtime().batches[checks.asset], result_format=_PASS_FAIL, batch_parameters={"dataframe": data}
     )
@@ -295,6 +310,20 @@ def failing_rows(checks: Checks, data: pd.DataFrame, params: dict[str, Any]) -> 
                 f"{checks.asset}: GE answered for {sorted(rows)} on the second pass"
             )
     return {checks.labels[name]: rows.get(name, []) for name in checks.labels}
+
+
+def _value_sets(checks: Checks, data: pd.DataFrame) -> dict[str, list[str]]:
+    """Each in-set check's values that occur in the frame (or its first value, if none does).
+
+    Every value of the column is in the set exactly when it is in the set's part that occurs
+    in the column: the same rows fail, and GE, which serialises an expectation's arguments
+    many times over while it plans, is not handed all 600 time zones.
+    """
+    out = {}
+    for name, (column, values) in checks.value_sets.items():
+        present = set(data[column].dropna().unique())
+        out[name] = [v for v in values if v in present] or list(values[:1])
+    return out
 
 
 def _failing(
