@@ -11,25 +11,26 @@ never row by row from Python.
 from __future__ import annotations
 
 import polars as pl
-from sqlalchemy import Column, Connection, Index, MetaData, Table
+from sqlalchemy import Column, Connection, Index, Integer, MetaData, Table
 
 STAGE_PREFIX = "_stage_"
+WAVE_COLUMN = "_wave"  # the merge's wave of a staged row (warehouse.merge)
 COPY_ROWS = 50_000  # rows per CSV chunk handed to COPY: bounds the text held in memory
 # The text forms SQLAlchemy's SQLite DATETIME and DATE types store and compare.
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
 SQLITE_DATE = "%Y-%m-%d"
 
 
-def stage(conn: Connection, table: Table, frame: pl.DataFrame, index_on: str) -> Table:
-    """A temporary copy of ``table`` holding ``frame`` (columns named as the table's), indexed."""
+def stage(conn: Connection, table: Table, frame: pl.DataFrame) -> Table:
+    """A temporary copy of ``table`` plus the wave column holding ``frame``, indexed on the wave."""
     staged = _stage_table(table)
     if conn.dialect.name == "postgresql":
-        _copy_postgres(conn, table, staged, frame)
+        _copy_postgres(conn, staged, frame)
     elif conn.dialect.name == "sqlite":
         _insert_sqlite(conn, staged, frame)
     else:
         raise NotImplementedError(f"bulk staging supports postgresql and sqlite, not {conn.dialect.name}")
-    Index(f"{staged.name}_{index_on}", staged.c[index_on]).create(conn)  # after the rows: faster
+    Index(f"{staged.name}{WAVE_COLUMN}", staged.c[WAVE_COLUMN]).create(conn)  # after the rows: faster
     return staged
 
 
@@ -41,14 +42,19 @@ def drop(conn: Connection, staged: Table) -> None:
 def _stage_table(table: Table) -> Table:
     """The staging table's definition: the same columns and types, no constraints."""
     columns = [Column(c.name, c.type) for c in table.columns]
-    return Table(STAGE_PREFIX + table.name, MetaData(), *columns, prefixes=["TEMPORARY"])
-
-
-def _copy_postgres(conn: Connection, table: Table, staged: Table, frame: pl.DataFrame) -> None:
-    """Create the staging table (dropped at commit) and COPY the frame into it as CSV."""
-    conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {staged.name} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
+    return Table(
+        STAGE_PREFIX + table.name,
+        MetaData(),
+        *columns,
+        Column(WAVE_COLUMN, Integer),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
     )
+
+
+def _copy_postgres(conn: Connection, staged: Table, frame: pl.DataFrame) -> None:
+    """Create the staging table (dropped at commit) and COPY the frame into it as CSV."""
+    staged.create(conn)
     columns = ", ".join(frame.columns)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {staged.name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
