@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,14 +96,16 @@ def load_runs(
     with begin_write(engine) as conn:
         written = {name: upsert_table(conn, name, checked[name]) for name in TABLE_ORDER if name in checked}
         _advance_sync(conn, sync, audits[0].run_id)
+        sizes = {
+            n: {run: (rows, 0) for run, rows in f.group_by("run_id").len().iter_rows()}
+            for n, f in checked.items()
+        }
+        heights, pairs = _per_audit(sizes, owner, len(audits)), _per_audit(written, owner, len(audits))
         for index, audit in enumerate(audits):
-            heights = {
-                n: _owned(f.group_by("run_id").len().iter_rows(), owner, index) for n, f in checked.items()
-            }
-            mine = {n: _owned_pairs(w, owner, index) for n, w in written.items()}
-            result = _result(new_load_id(), _table_counts(heights, mine, audit), audit)
-            conn.execute(insert(_AUDIT), _audit_row(result.load_id, audit, result, "succeeded", None))
-            results.append(result)
+            loaded = {n: rows for n, (rows, _) in heights[index].items()}
+            results.append(_result(new_load_id(), _table_counts(loaded, pairs[index], audit), audit))
+        rows = [_audit_row(r.load_id, a, r, "succeeded", None) for r, a in zip(results, audits, strict=True)]
+        conn.execute(insert(_AUDIT), rows)
     return results
 
 
@@ -120,17 +122,16 @@ def _owners(frames: Mapping[str, pl.DataFrame], audits: Sequence[AuditInfo]) -> 
     return position.__getitem__
 
 
-def _owned(counts: Iterable[tuple[str, int]], owner: Callable[[str], int], index: int) -> int:
-    """The sum of the per-run counts belonging to audit ``index``."""
-    return sum(count for run, count in counts if owner(run) == index)
-
-
-def _owned_pairs(
-    written: Mapping[str, tuple[int, int]], owner: Callable[[str], int], index: int
-) -> tuple[int, int]:
-    """(inserted, updated) summed over the runs belonging to audit ``index``."""
-    mine = [pair for run, pair in written.items() if owner(run) == index]
-    return sum(p[0] for p in mine), sum(p[1] for p in mine)
+def _per_audit(
+    per_run: Mapping[str, Mapping[str, tuple[int, int]]], owner: Callable[[str], int], audits: int
+) -> list[dict[str, tuple[int, int]]]:
+    """Per audit (by position), per table: the pairs of counts of the runs it owns, summed."""
+    summed: list[dict[str, tuple[int, int]]] = [dict.fromkeys(per_run, (0, 0)) for _ in range(audits)]
+    for name, runs in per_run.items():
+        for run, (first, second) in runs.items():
+            mine = summed[owner(run)]
+            mine[name] = (mine[name][0] + first, mine[name][1] + second)
+    return summed
 
 
 def record_failed_load(engine: Engine, audit: AuditInfo, error: str) -> str:

@@ -58,6 +58,7 @@ from warehouse.models import DEFAULT_TIMEZONE, Base
 
 TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
 WAVE = bulk.WAVE_COLUMN
+MERGE_WORK_MEM = "64MB"  # a wave's key-order sort of a 64 MiB batch, in memory rather than spilled
 
 Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
@@ -89,11 +90,16 @@ def with_waves(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
     return frame.with_columns(wave).sort(WAVE, *keys)
 
 
-def _wave_source(table: Table, staged: Table) -> Any:
-    """The staged rows of one wave (bind parameter ``wave``), in key order."""
+def _wave_source(table: Table, staged: Table, ordered: bool) -> Any:
+    """The staged rows of one wave (bind parameter ``wave``), in key order if ``ordered``.
+
+    PostgreSQL locks rows as it merges them, so the order must be explicit. SQLite locks the
+    database, and staged rows already sit in rowid order by wave and key (``with_waves``).
+    """
     keys = KEYS[table.name]
     columns = [staged.c[c.name] for c in table.columns]
-    return select(*columns).where(staged.c[WAVE] == bindparam("wave")).order_by(*(staged.c[k] for k in keys))
+    wave = select(*columns).where(staged.c[WAVE] == bindparam("wave"))
+    return wave.order_by(*(staged.c[k] for k in keys)) if ordered else wave
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
@@ -108,9 +114,8 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
 def _upsert(conn: Connection, name: str, staged: Table) -> Any:
     """INSERT ... SELECT <one wave> ON CONFLICT (key) DO UPDATE SET merge WHERE merge differs."""
     table = TABLES[name]
-    stmt = dialect_insert(conn, table).from_select(
-        [c.name for c in table.columns], _wave_source(table, staged)
-    )
+    source = _wave_source(table, staged, ordered=conn.dialect.name == "postgresql")
+    stmt = dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
     merged = MERGES[name](table, stmt.excluded)
     return stmt.on_conflict_do_update(
         index_elements=list(KEYS[name]), set_=merged, where=_differs(name, stmt.excluded)
@@ -128,6 +133,7 @@ def _differs(name: str, incoming: ColumnCollection[str, Any]) -> ColumnElement[b
 def _merge_postgres(conn: Connection, name: str, staged: Table, waves: int) -> Written:
     """Each wave in one statement, its changed rows counted per run and kind in the same statement."""
     counted = _counted_upsert(conn, name, staged)
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")  # until commit: sorts in memory
     tally: Counter[tuple[str, bool]] = Counter()
     for wave in range(1, waves + 1):
         for run, was_inserted, count in conn.execute(counted, {"wave": wave}):
