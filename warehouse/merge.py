@@ -14,13 +14,18 @@ differs from the stored row>``, in key order (concurrent loads lock rows in the 
 wave 1 takes every lock a batch needs, so overlapping loads wait, never deadlock). Counts stay
 exact per run:
 
-- PostgreSQL: ``RETURNING run_id, xmax = 0`` aggregated in SQL. The new row version of an
-  ``ON CONFLICT`` update carries the updating transaction's row lock in ``xmax``; a freshly
-  inserted row has none, so ``xmax = 0`` is true exactly for inserts (PostgreSQL 9.5 and
-  later). Rows the ``WHERE`` leaves alone are not returned: they are the unchanged.
+- PostgreSQL: ``RETURNING key, xmax = 0``, joined back to the wave's staged rows (RETURNING
+  sees the merged row, whose ``run_id`` may be the stored one) and counted in the same
+  statement. The new version of a row updated by ``ON CONFLICT`` keeps the updater's row
+  lock in ``xmax``; a freshly inserted row has none, so ``xmax = 0`` is true exactly for
+  inserts (PostgreSQL 9.5 and later, checked on 15). Rows the ``WHERE`` leaves alone are not
+  returned: they are the unchanged ones.
 - SQLite: one writer at a time (the load holds the write lock from ``BEGIN IMMEDIATE``), so
-  the wave-1 rows whose key is not stored yet are exactly the inserts, counted before the
-  upserts; ``RETURNING run_id`` gives the changed rows, inserts included.
+  before each wave's upsert one query counts its rows without a stored row (inserts) and
+  those whose merge differs from the stored row (updates), exactly.
+
+Staged rows carry a source number in place of their provenance (fetch time, run, raw file),
+which a page's rows share; the sources are staged once and joined back in the merge.
 
 The merge rules make loads order-independent and re-runs no-ops: the observation with the
 newer ``fetched_at`` (``last_seen_at`` for channels) supplies the row, provenance included,
@@ -41,6 +46,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    Subquery,
     Table,
     and_,
     bindparam,
@@ -57,11 +63,14 @@ from warehouse import bulk
 from warehouse.models import DEFAULT_TIMEZONE, Base
 
 TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
-WAVE = bulk.WAVE_COLUMN
+WAVE = "_wave"  # a staged row's wave: the rank of its run among the runs holding its key
+SOURCE = "_source"  # a staged row's source: its (fetched_at, run_id, raw_file)
+PROVENANCE = ("fetched_at", "run_id", "raw_file")
 MERGE_WORK_MEM = "64MB"  # a wave's key-order sort of a 64 MiB batch, in memory rather than spilled
 
 Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
+Tally = Counter[tuple[int, bool]]  # (source, inserted) -> rows changed
 
 # When only these differ, the row is left alone: a new fetch of unchanged values changes nothing,
 # and provenance keeps pointing at the observation that established the stored values.
@@ -71,34 +80,57 @@ OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_
 def upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> Written:
     """Stage one table's rows in bulk, then merge them wave by wave; (inserted, updated) per run_id."""
     table, keys = TABLES[name], KEYS[name]
-    rows = with_waves(table_frame(name, frame), keys)
-    staged = bulk.stage(conn, table, rows)
-    waves = int(rows[WAVE].max() or 0)  # type: ignore[arg-type]
+    rows, sources = by_source(with_waves(table_frame(name, frame), keys), table)
+    staged = bulk.stage(conn, name, table, rows, index_on=WAVE)
+    source = bulk.stage(conn, name + SOURCE, table, sources)
+    runs = dict(zip(sources[SOURCE], sources["run_id"], strict=True))
     merge = _merge_postgres if conn.dialect.name == "postgresql" else _merge_sqlite
-    written = merge(conn, name, staged, waves)
-    bulk.drop(conn, staged)
-    return written
+    written = merge(conn, name, _joined(table, staged, source), int(rows[WAVE].max() or 0))  # type: ignore[arg-type]
+    for temporary in (staged, source):
+        bulk.drop(conn, temporary)
+    tally: Counter[tuple[str, bool]] = Counter()
+    for (number, was_inserted), count in written.items():
+        tally[runs[number], was_inserted] += count
+    return {run: (tally[run, True], tally[run, False]) for run, _ in tally}
 
 
 def with_waves(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
     """The frame with each row's wave (its run's rank among the runs of its key), sorted by wave and key."""
     runs = frame["run_id"].unique(maintain_order=True)  # arrival order: each run's first row
-    arrival = pl.col("run_id").replace_strict(
-        runs, pl.int_range(runs.len(), eager=True), return_dtype=pl.Int32
-    )
+    order = pl.int_range(runs.len(), eager=True)
+    arrival = pl.col("run_id").replace_strict(runs, order, return_dtype=pl.Int32)
     wave = arrival.rank("ordinal").over(keys).cast(pl.Int32).alias(WAVE)
     return frame.with_columns(wave).sort(WAVE, *keys)
 
 
-def _wave_source(table: Table, staged: Table, ordered: bool) -> Any:
+def by_source(rows: pl.DataFrame, table: Table) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows with their provenance replaced by a source number, and the sources.
+
+    A page's rows share fetch time, run and raw file (a third of a fact row's bytes), so they
+    are staged once per source and joined back in the merge.
+    """
+    columns = [c for c in PROVENANCE if c in table.c]
+    sources = rows.select(columns).unique(maintain_order=True).with_row_index(SOURCE)
+    sources = sources.with_columns(pl.col(SOURCE).cast(pl.Int32))
+    numbered = rows.join(sources, on=columns, how="left", nulls_equal=True, maintain_order="left")
+    return numbered.drop(columns), sources
+
+
+def _joined(table: Table, values: Table, sources: Table) -> Subquery:
+    """The staged rows with their provenance joined back, named as the table's, plus wave and source."""
+    columns = [(values.c if c.name in values.c else sources.c)[c.name] for c in table.columns]
+    both = values.join(sources, values.c[SOURCE] == sources.c[SOURCE])
+    return select(*columns, values.c[WAVE], values.c[SOURCE]).select_from(both).subquery("staged")
+
+
+def _wave_source(table: Table, staged: Subquery, ordered: bool) -> Any:
     """The staged rows of one wave (bind parameter ``wave``), in key order if ``ordered``.
 
     PostgreSQL locks rows as it merges them, so the order must be explicit. SQLite locks the
     database, and staged rows already sit in rowid order by wave and key (``with_waves``).
     """
     keys = KEYS[table.name]
-    columns = [staged.c[c.name] for c in table.columns]
-    wave = select(*columns).where(staged.c[WAVE] == bindparam("wave"))
+    wave = select(*(staged.c[c.name] for c in table.columns)).where(staged.c[WAVE] == bindparam("wave"))
     return wave.order_by(*(staged.c[k] for k in keys)) if ordered else wave
 
 
@@ -111,7 +143,7 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     raise NotImplementedError(f"warehouse upserts support postgresql and sqlite, not {conn.dialect.name}")
 
 
-def _upsert(conn: Connection, name: str, staged: Table) -> Any:
+def _upsert(conn: Connection, name: str, staged: Subquery) -> Any:
     """INSERT ... SELECT <one wave> ON CONFLICT (key) DO UPDATE SET merge WHERE merge differs."""
     table = TABLES[name]
     source = _wave_source(table, staged, ordered=conn.dialect.name == "postgresql")
@@ -130,52 +162,52 @@ def _differs(name: str, incoming: ColumnCollection[str, Any]) -> ColumnElement[b
     return or_(*(expr.is_distinct_from(table.c[col]) for col, expr in watched.items()))
 
 
-def _merge_postgres(conn: Connection, name: str, staged: Table, waves: int) -> Written:
-    """Each wave in one statement, its changed rows counted per run and kind in the same statement."""
+def _merge_postgres(conn: Connection, name: str, staged: Subquery, waves: int) -> Tally:
+    """Each wave in one statement, its changed rows counted per source and kind in the same statement."""
     counted = _counted_upsert(conn, name, staged)
     conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")  # until commit: sorts in memory
-    tally: Counter[tuple[str, bool]] = Counter()
+    tally: Tally = Counter()
     for wave in range(1, waves + 1):
-        for run, was_inserted, count in conn.execute(counted, {"wave": wave}):
-            tally[run, was_inserted] += count
-    return {run: (tally[run, True], tally[run, False]) for run, _ in tally}
+        for source, was_inserted, count in conn.execute(counted, {"wave": wave}):
+            tally[source, was_inserted] += count
+    return tally
 
 
-def _counted_upsert(conn: Connection, name: str, staged: Table) -> Select[Any]:
-    """``WITH changed AS (<upsert> RETURNING key, xmax = 0) SELECT run_id, inserted, count(*)``.
+def _counted_upsert(conn: Connection, name: str, staged: Subquery) -> Select[Any]:
+    """``WITH changed AS (<upsert> RETURNING key, xmax = 0) SELECT source, inserted, count(*)``.
 
     RETURNING sees the merged row, whose run_id may be the stored one: the staged row of the
-    wave names the run whose observation changed it.
+    wave names the source (and so the run) whose observation changed it.
     """
     table, keys = TABLES[name], KEYS[name]
     inserted = (literal_column("xmax") == literal_column("'0'::xid")).label("inserted")
     changed = _upsert(conn, name, staged).returning(*(table.c[k] for k in keys), inserted).cte("changed")
     same_key = and_(*(changed.c[k] == staged.c[k] for k in keys), staged.c[WAVE] == bindparam("wave"))
     return (
-        select(staged.c.run_id, changed.c.inserted, func.count())
+        select(staged.c[SOURCE], changed.c.inserted, func.count())
         .select_from(changed.join(staged, same_key))
-        .group_by(staged.c.run_id, changed.c.inserted)
+        .group_by(staged.c[SOURCE], changed.c.inserted)
     )
 
 
-def _merge_sqlite(conn: Connection, name: str, staged: Table, waves: int) -> Written:
+def _merge_sqlite(conn: Connection, name: str, staged: Subquery, waves: int) -> Tally:
     """Per wave, the rows that will insert or change counted first, then merged in one statement."""
     table, keys = TABLES[name], KEYS[name]
     stored = table.c[keys[0]].is_not(None)
     joined = staged.outerjoin(table, and_(*(table.c[k] == staged.c[k] for k in keys)))
     counted = (
-        select(staged.c.run_id, stored, func.count())
+        select(staged.c[SOURCE], stored, func.count())
         .select_from(joined)
         .where(staged.c[WAVE] == bindparam("wave"), or_(~stored, _differs(name, staged.c)))
-        .group_by(staged.c.run_id, stored)
+        .group_by(staged.c[SOURCE], stored)
     )
     upsert = _upsert(conn, name, staged)
-    tally: Counter[tuple[str, bool]] = Counter()
+    tally: Tally = Counter()
     for wave in range(1, waves + 1):
-        for run, was_stored, count in conn.execute(counted, {"wave": wave}):
-            tally[run, bool(was_stored)] += count
+        for source, was_stored, count in conn.execute(counted, {"wave": wave}):
+            tally[source, not was_stored] += count
         conn.execute(upsert, {"wave": wave})
-    return {run: (tally[run, False], tally[run, True]) for run, _ in tally}
+    return tally
 
 
 def _newest_wins(table: Table, ex: ColumnCollection[str, Any], ts: str) -> dict[str, ColumnElement[Any]]:
