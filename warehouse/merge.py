@@ -82,7 +82,7 @@ def upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> Written:
     table, keys = TABLES[name], KEYS[name]
     rows, sources = by_source(with_waves(table_frame(name, frame), keys), table)
     staged = bulk.stage(conn, name, table, rows, index_on=WAVE)
-    source = bulk.stage(conn, name + SOURCE, table, sources)
+    source = bulk.stage(conn, name + SOURCE, table, sources, index_on=SOURCE)
     runs = dict(zip(sources[SOURCE], sources["run_id"], strict=True))
     merge = _merge_postgres if conn.dialect.name == "postgresql" else _merge_sqlite
     written = merge(conn, name, _joined(table, staged, source), int(rows[WAVE].max() or 0))  # type: ignore[arg-type]
@@ -95,12 +95,15 @@ def upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> Written:
 
 
 def with_waves(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
-    """The frame with each row's wave (its run's rank among the runs of its key), sorted by wave and key."""
+    """The frame sorted by key, each row with its wave: its run's rank among the runs of its key."""
     runs = frame["run_id"].unique(maintain_order=True)  # arrival order: each run's first row
     order = pl.int_range(runs.len(), eager=True)
-    arrival = pl.col("run_id").replace_strict(runs, order, return_dtype=pl.Int32)
-    wave = arrival.rank("ordinal").over(keys).cast(pl.Int32).alias(WAVE)
-    return frame.with_columns(wave).sort(WAVE, *keys)
+    arrival = pl.col("run_id").replace_strict(runs, order, return_dtype=pl.Int32).alias(WAVE)
+    ranked = frame.with_columns(arrival).sort(*keys, WAVE)
+    # Sorted, a key's rows are adjacent in arrival order: the wave is the offset from its first row.
+    first = pl.any_horizontal(*(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys))
+    row = pl.int_range(pl.len(), dtype=pl.Int32)
+    return ranked.with_columns((row - pl.when(first).then(row).forward_fill() + 1).alias(WAVE))
 
 
 def by_source(rows: pl.DataFrame, table: Table) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -127,7 +130,7 @@ def _wave_source(table: Table, staged: Subquery, ordered: bool) -> Any:
     """The staged rows of one wave (bind parameter ``wave``), in key order if ``ordered``.
 
     PostgreSQL locks rows as it merges them, so the order must be explicit. SQLite locks the
-    database, and staged rows already sit in rowid order by wave and key (``with_waves``).
+    database, and staged rows already sit in rowid order by key (``with_waves``).
     """
     keys = KEYS[table.name]
     wave = select(*(staged.c[c.name] for c in table.columns)).where(staged.c[WAVE] == bindparam("wave"))
