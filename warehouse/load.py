@@ -1,17 +1,8 @@
 """Idempotent batch loads: the four upserts, sync state and the audit row in one transaction.
 
-Per table and chunk, two dialect upserts, both with ``RETURNING`` so counts are exact on every
-dialect and under concurrent loads:
-
-1. ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key``: the rows inserted;
-2. the other rows: ``INSERT ... ON CONFLICT (key) DO UPDATE SET <merge> WHERE <merge differs
-   from the stored row> RETURNING key``: the rows updated. The rest are unchanged.
-
-The merge rules make loads order-independent and re-runs no-ops: the observation with the
-newer ``fetched_at`` (``last_seen_at`` for channels) supplies the row, provenance included,
-but only when one of its values differs (a re-fetch of unchanged values changes nothing);
-``channel_metrics_daily`` merges partial observations column by column (a newer non-null value
-wins, an older one only fills gaps); a channel's ``first_seen_at`` only moves earlier. A row is
+Rows reach the tables through ``warehouse.merge`` (bulk staging, then a few set-based upserts
+with exact per-run counts); this module checks the frames, advances sync state and writes one
+``load_audit`` row per run with its inserted, updated and unchanged rows per table. A row is
 written only when the merge changes something, so re-loading the same data changes nothing.
 """
 
@@ -19,42 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import (
-    ColumnCollection,
-    ColumnElement,
-    Connection,
-    Engine,
-    Select,
-    Table,
-    bindparam,
-    case,
-    func,
-    insert,
-    or_,
-    select,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, Engine, case, insert, or_
 from sqlalchemy.orm import Session
 
 from socmed.redact import redact
-from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, TABLE_ORDER
-from warehouse import bulk
+from transforms.schemas import KEYS, SCHEMAS, TABLE_ORDER
 from warehouse.engine import begin_write
-from warehouse.models import DEFAULT_TIMEZONE, Base, SyncState, new_load_id, utcnow
+from warehouse.merge import dialect_insert, upsert_table
+from warehouse.models import Base, SyncState, new_load_id, utcnow
 
 MAX_ERROR_CHARS = 20_000
 COUNT_FIELDS = ("in", "loaded", "inserted", "updated", "unchanged", "quarantined")
 
-TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
 _AUDIT = Base.metadata.tables["load_audit"]
 _SYNC = Base.metadata.tables["sync_state"]
-
-Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 
 
 @dataclass(frozen=True)
@@ -120,16 +94,18 @@ def load_runs(
     owner = _owners(checked, audits)
     results = []
     with begin_write(engine) as conn:
-        written = {name: _upsert_table(conn, name, checked[name]) for name in TABLE_ORDER if name in checked}
+        written = {name: upsert_table(conn, name, checked[name]) for name in TABLE_ORDER if name in checked}
         _advance_sync(conn, sync, audits[0].run_id)
+        sizes = {
+            n: {run: (rows, 0) for run, rows in f.group_by("run_id").len().iter_rows()}
+            for n, f in checked.items()
+        }
+        heights, pairs = _per_audit(sizes, owner, len(audits)), _per_audit(written, owner, len(audits))
         for index, audit in enumerate(audits):
-            heights = {
-                n: _owned(f.group_by("run_id").len().iter_rows(), owner, index) for n, f in checked.items()
-            }
-            mine = {n: _owned_pairs(w, owner, index) for n, w in written.items()}
-            result = _result(new_load_id(), _table_counts(heights, mine, audit), audit)
-            conn.execute(insert(_AUDIT), _audit_row(result.load_id, audit, result, "succeeded", None))
-            results.append(result)
+            loaded = {n: rows for n, (rows, _) in heights[index].items()}
+            results.append(_result(new_load_id(), _table_counts(loaded, pairs[index], audit), audit))
+        rows = [_audit_row(r.load_id, a, r, "succeeded", None) for r, a in zip(results, audits, strict=True)]
+        conn.execute(insert(_AUDIT), rows)
     return results
 
 
@@ -146,17 +122,16 @@ def _owners(frames: Mapping[str, pl.DataFrame], audits: Sequence[AuditInfo]) -> 
     return position.__getitem__
 
 
-def _owned(counts: Iterable[tuple[str, int]], owner: Callable[[str], int], index: int) -> int:
-    """The sum of the per-run counts belonging to audit ``index``."""
-    return sum(count for run, count in counts if owner(run) == index)
-
-
-def _owned_pairs(
-    written: Mapping[str, tuple[int, int]], owner: Callable[[str], int], index: int
-) -> tuple[int, int]:
-    """(inserted, updated) summed over the runs belonging to audit ``index``."""
-    mine = [pair for run, pair in written.items() if owner(run) == index]
-    return sum(p[0] for p in mine), sum(p[1] for p in mine)
+def _per_audit(
+    per_run: Mapping[str, Mapping[str, tuple[int, int]]], owner: Callable[[str], int], audits: int
+) -> list[dict[str, tuple[int, int]]]:
+    """Per audit (by position), per table: the pairs of counts of the runs it owns, summed."""
+    summed: list[dict[str, tuple[int, int]]] = [dict.fromkeys(per_run, (0, 0)) for _ in range(audits)]
+    for name, runs in per_run.items():
+        for run, (first, second) in runs.items():
+            mine = summed[owner(run)]
+            mine[name] = (mine[name][0] + first, mine[name][1] + second)
+    return summed
 
 
 def record_failed_load(engine: Engine, audit: AuditInfo, error: str) -> str:
@@ -178,7 +153,8 @@ def get_sync_state(engine: Engine, platform: str, channel_id: str, stream: str) 
 def _checked_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     """The frame if it has the table's exact schema and non-null keys unique per run; else ValueError.
 
-    Rows of several runs may share a key: they are merged run by run, in the frame's order.
+    Rows of several runs may share a key: they are merged run by run, runs in the order of
+    their first rows in the frame.
     """
     if name not in SCHEMAS:
         raise ValueError(f"unknown table {name!r}; expected one of {list(TABLE_ORDER)}")
@@ -207,124 +183,6 @@ def _check_sync_keys(sync: Sequence[SyncUpdate]) -> None:
         raise ValueError(f"sync_state: duplicate (platform, channel_id, stream) in {seen}")
 
 
-def _upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
-    """Stage one table's rows in bulk, then merge them run by run; (inserted, updated) per run_id."""
-    table = TABLES[name]
-    keys = KEYS[name]
-    staged = bulk.stage(conn, table, _table_frame(name, frame), index_on="run_id")
-    # Key order makes concurrent loads of overlapping keys lock rows in the same order (no deadlock).
-    source = (
-        select(*staged.c).where(staged.c.run_id == bindparam("run")).order_by(*(staged.c[k] for k in keys))
-    )
-    insert_new = _insert_new_statement(conn, table, keys, source)
-    update_old = _update_statement(conn, name, table, keys, source)
-    written: dict[str, tuple[int, int]] = {}
-    for run, rows in frame.group_by("run_id", maintain_order=True).len().iter_rows():
-        inserted = conn.execute(insert_new, {"run": run}).rowcount
-        updated = conn.execute(update_old, {"run": run}).rowcount if inserted < rows else 0
-        written[run] = (inserted, updated)
-    bulk.drop(conn, staged)
-    return written
-
-
-def _dialect_insert(conn: Connection, table: Table) -> Any:
-    """The dialect's INSERT construct, which knows ON CONFLICT."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"warehouse upserts support postgresql and sqlite, not {conn.dialect.name}")
-
-
-# When only these differ, the row is left alone: a new fetch of unchanged values changes nothing,
-# and provenance keeps pointing at the observation that established the stored values.
-OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_at"})
-
-
-def _insert_new_statement(conn: Connection, table: Table, keys: tuple[str, ...], source: Select[Any]) -> Any:
-    """INSERT ... SELECT ... ON CONFLICT DO NOTHING: the rows inserted are the rowcount."""
-    stmt = _dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
-    return stmt.on_conflict_do_nothing(index_elements=list(keys)).execution_options(preserve_rowcount=True)
-
-
-def _update_statement(
-    conn: Connection, name: str, table: Table, keys: tuple[str, ...], source: Select[Any]
-) -> Any:
-    """INSERT ... SELECT ... ON CONFLICT DO UPDATE SET merge WHERE merge differs: rowcount = updated.
-
-    Rows the first statement just inserted conflict with themselves, merge to the same values
-    and are left alone, so only stored rows that really change are counted.
-    """
-    stmt = _dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
-    merged = MERGES[name](table, stmt.excluded)
-    watched = {col: expr for col, expr in merged.items() if col not in OBSERVATION_COLUMNS}
-    differs = or_(*(expr.is_distinct_from(table.c[col]) for col, expr in watched.items()))
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=merged, where=differs)
-    return stmt.execution_options(preserve_rowcount=True)  # INSERT rowcounts are dropped otherwise
-
-
-def _newest_wins(table: Table, ex: ColumnCollection[str, Any], ts: str) -> dict[str, ColumnElement[Any]]:
-    """Every non-key column from the observation with the newer ts (ties: the incoming one)."""
-    newer = ex[ts] >= table.c[ts]
-    return {col.name: case((newer, ex[col.name]), else_=col) for col in table.columns if not col.primary_key}
-
-
-def _merge_observed(table: Table, ex: ColumnCollection[str, Any]) -> dict[str, ColumnElement[Any]]:
-    """content and content_metrics_daily: the newest observation wins."""
-    return _newest_wins(table, ex, "fetched_at")
-
-
-def _merge_channel(table: Table, ex: ColumnCollection[str, Any]) -> dict[str, ColumnElement[Any]]:
-    """channel: newest observation wins; first_seen_at is the least, last_seen_at the greatest."""
-    merged = _newest_wins(table, ex, "last_seen_at")
-    first = table.c.first_seen_at
-    merged["first_seen_at"] = case((ex.first_seen_at < first, ex.first_seen_at), else_=first)
-    return merged
-
-
-def _merge_channel_metrics(table: Table, ex: ColumnCollection[str, Any]) -> dict[str, ColumnElement[Any]]:
-    """channel_metrics_daily: per metric, newer non-null value wins; older values fill gaps."""
-    merged = _newest_wins(table, ex, "fetched_at")
-    newer = ex.fetched_at >= table.c.fetched_at
-    for col in METRIC_COLUMNS["channel_metrics_daily"]:
-        current, incoming = table.c[col], ex[col]
-        merged[col] = case((newer, func.coalesce(incoming, current)), else_=func.coalesce(current, incoming))
-    return merged
-
-
-MERGES: dict[str, Merge] = {
-    "channel": _merge_channel,
-    "content": _merge_observed,
-    "content_metrics_daily": _merge_observed,
-    "channel_metrics_daily": _merge_channel_metrics,
-}
-
-
-def _table_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with the table's columns: channel observation times, hashtags as JSON text."""
-    if name == "channel":
-        frame = frame.with_columns(
-            pl.col("timezone").fill_null(DEFAULT_TIMEZONE), pl.col("fetched_at").alias("last_seen_at")
-        ).rename({"fetched_at": "first_seen_at"})
-    if name == "content":
-        frame = frame.with_columns(_json_list(pl.col("hashtags")).alias("hashtags"))
-    return frame.select(c.name for c in TABLES[name].columns)
-
-
-def _json_list(tags: pl.Expr) -> pl.Expr:
-    """A list of hashtags as ``json.dumps(tags, ensure_ascii=False)`` writes it; null stays null.
-
-    Hashtags are word characters only (transforms.common.HASHTAG_PATTERN), so escaping quote
-    and backslash is all JSON needs here.
-    """
-    quoted = pl.concat_str(
-        pl.lit('"'),
-        pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True),
-        pl.lit('"'),
-    )
-    return pl.concat_str(pl.lit("["), tags.list.eval(quoted).list.join(", "), pl.lit("]"))
-
-
 def _later(incoming: ColumnElement[Any], current: ColumnElement[Any]) -> ColumnElement[Any]:
     """The later of two nullable timestamps (NULL only when both are NULL)."""
     return case((or_(current.is_(None), incoming > current), incoming), else_=current)
@@ -334,7 +192,7 @@ def _advance_sync(conn: Connection, sync: Sequence[SyncUpdate], run_id: str) -> 
     """Upsert sync_state; watermark and full refresh only move forward, no-op if unchanged."""
     if not sync:
         return
-    stmt = _dialect_insert(conn, _SYNC)
+    stmt = dialect_insert(conn, _SYNC)
     ex, cur = stmt.excluded, _SYNC.c
     watermark = _later(ex.watermark, cur.watermark)
     refresh = _later(ex.last_full_refresh_at, cur.last_full_refresh_at)

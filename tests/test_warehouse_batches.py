@@ -1,0 +1,180 @@
+"""A batch of many runs loads exactly as its runs would, one transaction after another.
+
+``load_runs`` merges every run of a batch in a few set-based statements; these tests pin it
+to the reference semantics, the same runs loaded one by one with ``load_batch``: the same
+stored rows and the same per-run audit counts, on both dialects. The runs share keys, arrive
+out of time order, tie on ``fetched_at``, re-send unchanged values and report partial
+channel snapshots, so every merge rule is exercised more than once per key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+import psycopg
+import pytest
+from sqlalchemy import Engine, Text, cast, select
+
+from transforms.schemas import SCHEMAS
+from warehouse.engine import make_engine
+from warehouse.load import AuditInfo, load_batch, load_runs
+from warehouse.migrate import upgrade
+from warehouse.models import Base
+
+UTC = dt.UTC
+T0 = dt.datetime(2025, 3, 1, tzinfo=UTC)
+CHANNELS = ("17841400000000001", "17841400000000002")
+DAYS = (dt.date(2025, 3, 1), dt.date(2025, 3, 2))
+TABLES = ("channel", "content", "channel_metrics_daily", "content_metrics_daily")
+RUNS = 7
+
+
+@pytest.fixture
+def engines(warehouse_url: str) -> Iterator[tuple[Engine, Engine]]:
+    """Two migrated warehouses of the same dialect: one loaded run by run, one batch at once."""
+    with _twin(warehouse_url) as second:
+        made = []
+        for url in (warehouse_url, second):
+            upgrade(url)
+            made.append(make_engine(url))
+        yield made[0], made[1]
+        for engine in made:
+            engine.dispose()
+
+
+@contextmanager
+def _twin(url: str) -> Iterator[str]:
+    """A second, empty database of the same dialect (a file beside it, or a PG database)."""
+    if url.startswith("sqlite"):
+        yield url.replace("warehouse.db", "batched.db")
+        return
+    base, _, name = url.rpartition("/")
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}_b"')
+    try:
+        yield f"{base}/{name}_b"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}_b" WITH (FORCE)')
+
+
+def _runs(seed: int) -> list[tuple[str, dict[str, pl.DataFrame]]]:
+    """Random runs over a few shared keys, values from small sets so repeats and ties happen."""
+    rng = random.Random(seed)
+    runs = []
+    for index in range(RUNS):
+        run = f"run-{seed}-{index}"
+        at = T0 + dt.timedelta(hours=rng.choice((0, 1, 1, 2, 3)))  # out of order, with ties
+        prov = {"fetched_at": at, "run_id": run, "raw_file": f"raw/{run}.json.gz"}
+        channels = [c for c in CHANNELS if rng.random() < 0.8] or [CHANNELS[0]]
+        posts = [(c, f"{c[-1]}00{p}") for c in channels for p in range(3) if rng.random() < 0.7]
+        frames = {
+            "channel": [
+                {
+                    "platform": "instagram",
+                    "channel_id": c,
+                    "handle": rng.choice(("kota", "kota2")),
+                    "display_name": "Kota",
+                    "url": None,
+                    "timezone": rng.choice((None, "Asia/Jakarta")),
+                }
+                | prov
+                for c in channels
+            ],
+            "content": [
+                {
+                    "platform": "instagram",
+                    "content_id": p,
+                    "channel_id": c,
+                    "content_type": "post",
+                    "media_type": "IMAGE",
+                    "published_at": T0,
+                    "title": None,
+                    "caption": rng.choice(("Halo #Kota", "Halo lagi", None)),
+                    "url": None,
+                    "hashtags": rng.choice((["kota"], [], None)),
+                }
+                | prov
+                for c, p in posts
+            ],
+            "channel_metrics_daily": [
+                {"platform": "instagram", "channel_id": c, "snapshot_date": d}
+                | {m: rng.choice((None, 10, 11)) for m in ("followers", "following", "posts_count")}
+                | {m: rng.choice((None, 5)) for m in ("views", "reach")}
+                | prov
+                for c in channels
+                for d in DAYS
+                if rng.random() < 0.7
+            ],
+            "content_metrics_daily": [
+                {"platform": "instagram", "content_id": p, "snapshot_date": d, "channel_id": c}
+                | {
+                    m: rng.choice((None, 1, 2))
+                    for m in ("views", "reach", "likes", "comments", "shares", "saves")
+                }
+                | prov
+                for c, p in posts
+                for d in DAYS
+                if rng.random() < 0.7
+            ],
+        }
+        runs.append((run, {t: pl.DataFrame(rows, schema=SCHEMAS[t]) for t, rows in frames.items()}))
+    return runs
+
+
+def _audit(run: str) -> AuditInfo:
+    """Audit facts of one run."""
+    return AuditInfo(run, None, "instagram", CHANNELS[0], [f"raw/{run}.json.gz"], T0)
+
+
+def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every data table as stored text, in key order."""
+    with engine.connect() as conn:
+        out = {}
+        for name in TABLES:
+            t = Base.metadata.tables[name]
+            stmt = select(*(cast(c, Text) for c in t.columns)).order_by(*t.primary_key.columns)
+            out[name] = [tuple(r) for r in conn.execute(stmt)]
+        return out
+
+
+def _audit_counts(engine: Engine) -> list[tuple[Any, ...]]:
+    """Every load_audit row's run, per-table counts and totals, sorted."""
+    t = Base.metadata.tables["load_audit"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.run_id, t.c.table_counts, t.c.rows_loaded, t.c.rows_changed))
+        return sorted(((r.run_id, json.loads(r.table_counts), *r[2:]) for r in rows), key=repr)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_of_runs_loads_as_its_runs_would_one_by_one(
+    engines: tuple[Engine, Engine], seed: int
+) -> None:
+    one_by_one, batched = engines
+    earlier, later = _runs(seed), _runs(seed + 100)
+    for runs in (earlier, later, earlier):  # the last pass re-sends older observations
+        for run, frames in runs:
+            load_batch(one_by_one, frames, _audit(run))
+        joined = {t: pl.concat([f[t] for _, f in runs]) for t in TABLES}
+        load_runs(batched, joined, [_audit(run) for run, _ in runs])
+    assert _dump(batched) == _dump(one_by_one)
+    assert _audit_counts(batched) == _audit_counts(one_by_one)
+
+
+def test_runs_merge_in_the_order_of_their_first_rows(engines: tuple[Engine, Engine]) -> None:
+    one_by_one, batched = engines
+    runs = _runs(7)
+    order = [runs[i] for i in (3, 0, 6, 1, 5, 2, 4)]
+    for run, frames in order:
+        load_batch(one_by_one, frames, _audit(run))
+    joined = {t: pl.concat([f[t] for _, f in order]) for t in TABLES}
+    load_runs(batched, joined, [_audit(run) for run, _ in runs])  # audits in another order
+    assert _dump(batched) == _dump(one_by_one)
+    assert _audit_counts(batched) == _audit_counts(one_by_one)
