@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -64,7 +65,7 @@ def run_flow(config: Path, batch_mb: int) -> dict[str, Any]:
     clear_outputs(settings.pipeline.data_dir)
     pipeline.warehouse(settings.warehouse_url())  # migrate before the clock starts
     start = time.perf_counter()
-    reports = reprocess(str(config), platform="instagram", batch_mb=batch_mb)
+    reports = asyncio.run(reprocess(str(config), platform="instagram", batch_mb=batch_mb))
     seconds = time.perf_counter() - start
     failed = [r.errors for r in reports if r.status != "succeeded"]
     return {"seconds": seconds, "stages": stage_seconds(reports), "runs": len(reports), "failed": failed[:3]}

@@ -8,9 +8,12 @@ never a whole run or raw zone in memory. Sync state is left alone: only a fetch 
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
 from flows.tasks import campaigns_task, load_batch_task, prepare_batch_task
 from socmed.batches import DEFAULT_BATCH_BYTES, Batch, PreparedBatch, channel_for, plan_batches
@@ -66,8 +69,11 @@ def stage_seconds(reports: list[ChannelReport]) -> dict[str, float]:
     return {stage: round(seconds, 2) for stage, seconds in totals.items()}
 
 
+# An async flow, though its work is synchronous: Prefect's sync engine joins its heartbeat
+# thread when a flow run ends, which waits out the thread's current one-second sleep (about
+# 0.5 s a run, up to 1 s); the async engine lets that thread end on its own.
 @flow(name="socmed-reprocess", flow_run_name=_reprocess_run_name, log_prints=False)
-def reprocess(
+async def reprocess(
     config_path: str = "socmed.toml",
     platform: str | None = None,
     since: str | None = None,
@@ -77,7 +83,8 @@ def reprocess(
     """Replay raw runs (optionally one platform, fetch dates since/until) into the warehouse.
 
     Runs stream in batches of about ``batch_mb`` MiB of response bodies: one task prepares a
-    batch (transform, Parquet, validation) while the previous batch loads in another.
+    batch (transform, Parquet, validation) while the previous batch loads in another. From
+    synchronous code: ``asyncio.run(reprocess(...))``.
     """
     settings = load_settings(config_path)
     data_dir = settings.pipeline.data_dir
@@ -88,13 +95,15 @@ def reprocess(
     loading: tuple[Batch, PrefectFuture[PreparedBatch]] | None = None
     for batch in plan_batches(runs, batch_mb * MIB):
         try:
-            prepared = prepare_batch_task(settings, batch, flow_run_id)
+            # quote(): Prefect would otherwise walk every response meta of the batch (and every
+            # frame and audit of a prepared batch) looking for futures, for each task call.
+            prepared = prepare_batch_task(settings, cast(Batch, quote(batch)), flow_run_id)
         except Exception as exc:
             reports += _batch_reports(settings, batch, None, f"{type(exc).__name__}: {exc}")
             continue
         if loading is not None:
             reports += _loaded(settings, *loading)
-        loading = (batch, load_batch_task.submit(url, prepared))
+        loading = (batch, load_batch_task.submit(url, cast(PreparedBatch, quote(prepared))))
     if loading is not None:
         reports += _loaded(settings, *loading)
     get_run_logger().info("reprocessed %d raw runs\n%s", len(reports), summary_table(reports))

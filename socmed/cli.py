@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from socmed.config import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
+    from socmed.summary import ChannelReport
 
 app = typer.Typer(
     help="Social-media metrics into a SQL warehouse.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -107,7 +114,8 @@ def reprocess(
         load_settings(config)
     except ConfigError as exc:
         _fail(str(exc))
-    state = reprocess_flow(str(config), platform, since, until, return_state=True)
+    run = reprocess_flow(str(config), platform, since, until, return_state=True)
+    state: State[list[ChannelReport]] = asyncio.run(cast(Coroutine[Any, Any, Any], run))
     if not state.is_completed():
         _fail(f"reprocessing failed: {state.message}")
     failed = [r for r in state.result() if r.status == "failed"]

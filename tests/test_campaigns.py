@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -199,7 +200,7 @@ def test_ingest_and_reprocess_keep_campaigns_current(
         assert int(reach[0][0]) == sum(truth.values())  # deltas add up to the lifetime reach
 
         config.write_text(config.read_text().replace('name = "CFD"', 'name = "Car Free Day"'))
-        reprocess(str(config))
+        asyncio.run(reprocess(str(config)))
         names = query(
             warehouse_url, "SELECT campaign_name, count(*) FROM campaign_content GROUP BY campaign_name"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import zoneinfo
@@ -68,7 +69,7 @@ def test_reprocess_rebuilds_the_same_warehouse_without_api_calls(
     for suffix in ("-wal", "-shm"):
         Path(sqlite_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     sandbox.clear_requests()
-    reports = reprocess(str(config))
+    reports = asyncio.run(reprocess(str(config)))
     assert [r.status for r in reports] == ["succeeded", "succeeded"]
     assert sandbox.requests == []
     assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -76,7 +77,7 @@ def glitch(tmp_path: Path) -> None:
 
 def test_bad_rows_are_quarantined_and_good_rows_loaded(prefect_server: None, tmp_path: Path) -> None:
     glitch(tmp_path)
-    reports = reprocess(str(config(tmp_path, 0.9)))
+    reports = asyncio.run(reprocess(str(config(tmp_path, 0.9))))
     assert reports[0].status == "succeeded"
     assert reports[0].process is not None
     assert reports[0].process.quarantined == {
@@ -101,7 +102,7 @@ def test_bad_rows_are_quarantined_and_good_rows_loaded(prefect_server: None, tmp
 
 def test_run_above_failure_threshold_fails_and_loads_nothing(prefect_server: None, tmp_path: Path) -> None:
     glitch(tmp_path)
-    reports = reprocess(str(config(tmp_path, 0.1)))
+    reports = asyncio.run(reprocess(str(config(tmp_path, 0.1))))
     assert reports[0].status == "failed"
     assert "above the 10.0% threshold" in reports[0].errors[0]
     url = f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}"
