@@ -42,7 +42,7 @@ from transforms.common import (
     meta_timestamp,
     problem,
 )
-from transforms.graph_pages import INSIGHT, insight_column, read_media_items
+from transforms.graph_pages import INSIGHT, ITEM_FIELDS, insight_column, read_media_items
 from transforms.instagram_insights import (
     CONTENT_METRICS,
     MEDIA_INSIGHTS,
@@ -64,19 +64,7 @@ ACCOUNT_TOTAL_VALUE = {"views": "views"}
 PRODUCT_TYPES = {"REELS": "reel", "STORY": "story", "AD": "ad"}
 FEED_TYPES = {"CAROUSEL_ALBUM": "carousel", "VIDEO": "video", "IMAGE": "post"}
 
-_MEDIA_ITEM = pl.Struct(
-    {
-        "id": pl.Utf8(),
-        "caption": pl.Utf8(),
-        "media_type": pl.Utf8(),
-        "media_product_type": pl.Utf8(),
-        "timestamp": pl.Utf8(),
-        "permalink": pl.Utf8(),
-        "like_count": pl.Int64(),
-        "comments_count": pl.Int64(),
-        "insights": pl.Struct({"data": pl.List(INSIGHT)}),
-    }
-)
+_MEDIA_ITEM = pl.Struct({**ITEM_FIELDS, "insights": pl.Struct({"data": pl.List(INSIGHT)})})
 _ACCOUNT = {
     RESP: pl.Int64(),
     "handle": pl.Utf8(),
