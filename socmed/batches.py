@@ -17,7 +17,7 @@ import gzip
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from socmed import paths
 from socmed.config import ChannelSettings, Settings
 from socmed.pipeline import ProcessOutcome, channel_ref, quarantine_reasons
-from socmed.platforms import get_platform
+from socmed.platforms import Platform, RunInput, get_platform
 from socmed.rawzone import StoredResponse
 from transforms.parquet import QUARANTINE_COLUMN, write_tables
 from transforms.runs import SLICE, RunsResult
@@ -189,30 +189,33 @@ def transform_slices(slices: list[tuple[list[StoredResponse], ChannelSettings]])
     for name, positions in _by_platform(slices).items():
         platform = get_platform(name)
         runs = [(slices[i][0], channel_ref(slices[i][1])) for i in positions]
-        if platform.transform_runs is not None:
-            found = platform.transform_runs(runs)
-        else:
-            alone = [platform.transform(*run) for run in runs]
-            found = RunsResult(
-                {
-                    t: pl.concat(
-                        [
-                            r.frames[t].with_columns(pl.lit(k, pl.UInt32).alias(SLICE))
-                            for k, r in enumerate(alone)
-                        ]
-                    )
-                    for t in alone[0].frames
-                },
-                [r.problems for r in alone],
-            )
+        found = platform.transform_runs(runs) if platform.transform_runs else _one_by_one(platform, runs)
         where = pl.Series(positions, dtype=pl.UInt32)
         frames.append(
             {t: f.with_columns(where.gather(f[SLICE]).alias(SLICE)) for t, f in found.frames.items()}
         )
         for position, mine in zip(positions, found.problems, strict=True):
             problems[position] = mine
-    joined = {t: pl.concat([f[t] for f in frames]).sort(SLICE, maintain_order=True) for t in frames[0]}
+    tables = dict.fromkeys(t for found in frames for t in found)
+    joined = {t: pl.concat([f[t] for f in frames if t in f]).sort(SLICE, maintain_order=True) for t in tables}
     return RunsResult(joined, problems)
+
+
+def _one_by_one(platform: Platform, runs: Sequence[RunInput]) -> RunsResult:
+    """A platform without a several-run transform: each run alone, its frames tagged with its position."""
+    alone = [platform.transform(*run) for run in runs]
+    tables = dict.fromkeys(t for result in alone for t in result.frames)
+    tagged = {
+        t: pl.concat(
+            [
+                r.frames[t].with_columns(pl.lit(k, pl.UInt32).alias(SLICE))
+                for k, r in enumerate(alone)
+                if t in r.frames
+            ]
+        )
+        for t in tables
+    }
+    return RunsResult(tagged, [r.problems for r in alone])
 
 
 def _by_platform(slices: list[tuple[list[StoredResponse], ChannelSettings]]) -> dict[str, list[int]]:
