@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 from benchmarks.captions import caption
 from socmed.rawzone import StoredResponse
+from tests.test_transforms_instagram import media
 from transforms.common import HASHTAG_PATTERN, hashtags
 from transforms.graph_pages import decode_media_pages, insight_column, read_media_items
 from transforms.instagram import _MEDIA_ITEM, MEDIA_INSIGHTS
@@ -34,25 +35,16 @@ def response(seq: int, body: Any) -> StoredResponse:
 
 
 def item(media_id: str, **fields: Any) -> dict[str, Any]:
-    """A media item with nested insights."""
-    base: dict[str, Any] = {
-        "id": media_id,
+    """A reel with an emoji caption and nested insights (``media()`` with other defaults)."""
+    views_reach = {
+        "data": [{"name": "views", "values": [{"value": 90}]}, {"name": "reach", "values": [{"value": 40}]}]
+    }
+    defaults = {
         "caption": "Pagi di #Tangerang 😀\n#CarFreeDay",
         "media_type": "VIDEO",
         "media_product_type": "REELS",
-        "timestamp": "2026-11-20T03:15:00+0000",
-        "permalink": f"https://www.instagram.com/p/{media_id}/",
-        "like_count": 10,
-        "comments_count": 2,
-        "insights": {
-            "data": [
-                {"name": "views", "values": [{"value": 90}]},
-                {"name": "reach", "values": [{"value": 40}]},
-            ]
-        },
     }
-    base.update(fields)
-    return base
+    return media(media_id, **{**defaults, "insights": views_reach, **fields})
 
 
 # Items the fast path must read exactly as the general reader does.

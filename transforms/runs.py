@@ -18,7 +18,6 @@ from socmed.rawzone import StoredResponse
 from transforms.common import ChannelRef, Numbered, as_utc, group_streams, provenance
 
 SLICE = "__slice"  # which run of a several-run transform a row came from (0, 1, ...)
-RUN_COLUMNS = (SLICE, "channel_id", "channel_handle", "timezone", "local_date")
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class NumberedRuns:
     per_run: list[dict[str, list[Numbered]]]
     channels: list[ChannelRef]
     slice_of: dict[int, int]  # response number -> run position
-    prov: pl.DataFrame  # provenance plus RUN_COLUMNS, one row per response
+    prov: pl.DataFrame  # provenance, SLICE, channel_id, channel_handle, timezone, local_date
 
     def channel(self, number: int) -> ChannelRef:
         """The channel of the run a response belongs to."""

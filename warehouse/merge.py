@@ -59,13 +59,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from transforms.schemas import KEYS, METRIC_COLUMNS, TABLE_ORDER
+from transforms.schemas import PROVENANCE as PROVENANCE_COLUMNS
 from warehouse import bulk
 from warehouse.models import DEFAULT_TIMEZONE, Base
 
 TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
 WAVE = "_wave"  # a staged row's wave: the rank of its run among the runs holding its key
 SOURCE = "_source"  # a staged row's source: its (fetched_at, run_id, raw_file)
-PROVENANCE = ("fetched_at", "run_id", "raw_file")
+PROVENANCE = tuple(PROVENANCE_COLUMNS)  # the columns a staged row takes from its source
 MERGE_WORK_MEM = "64MB"  # a wave's key-order sort of a 64 MiB batch, in memory rather than spilled
 
 Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
