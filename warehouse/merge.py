@@ -14,12 +14,15 @@ differs from the stored row>``, in key order (concurrent loads lock rows in the 
 wave 1 takes every lock a batch needs, so overlapping loads wait, never deadlock). Counts stay
 exact per run:
 
-- PostgreSQL: ``RETURNING key, xmax = 0``, joined back to the wave's staged rows (RETURNING
-  sees the merged row, whose ``run_id`` may be the stored one) and counted in the same
-  statement. The new version of a row updated by ``ON CONFLICT`` keeps the updater's row
-  lock in ``xmax``; a freshly inserted row has none, so ``xmax = 0`` is true exactly for
-  inserts (PostgreSQL 9.5 and later, checked on 15). Rows the ``WHERE`` leaves alone are not
-  returned: they are the unchanged ones.
+- PostgreSQL: ``RETURNING run_id, xmax = 0``, counted in the same statement. The new version
+  of a row updated by ``ON CONFLICT`` keeps the updater's row lock in ``xmax``; a freshly
+  inserted row has none, so ``xmax = 0`` is true exactly for inserts (PostgreSQL 9.5 and
+  later, checked on 15). Rows the ``WHERE`` leaves alone are not returned: they are the
+  unchanged ones. Where the newest observation supplies the whole row (``content``,
+  ``content_metrics_daily``), a changed row's ``run_id`` is the incoming one, so it names the
+  run. Where an older observation can change a stored row (a channel's ``first_seen_at``, a
+  gap in ``channel_metrics_daily``) the merged ``run_id`` may be the stored one, so the
+  returned keys are joined back to the wave's staged rows, whose ``run_id`` names the run.
 - SQLite: one writer at a time (the load holds the write lock from ``BEGIN IMMEDIATE``), so
   before each wave's upsert one query counts its rows without a stored row (inserts) and
   those whose merge differs from the stored row (updates), exactly.
@@ -71,7 +74,7 @@ MERGE_WORK_MEM = "64MB"  # a wave's key-order sort of a 64 MiB batch, in memory 
 
 Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
-Tally = Counter[tuple[int, bool]]  # (source, inserted) -> rows changed
+Tally = Counter[tuple[str, bool]]  # (run_id, inserted) -> rows changed
 
 # When only these differ, the row is left alone: a new fetch of unchanged values changes nothing,
 # and provenance keeps pointing at the observation that established the stored values.
@@ -84,14 +87,10 @@ def upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> Written:
     rows, sources = by_source(with_waves(table_frame(name, frame), keys), table)
     staged = bulk.stage(conn, name, table, rows, index_on=WAVE)
     source = bulk.stage(conn, name + SOURCE, table, sources, index_on=SOURCE)
-    runs = dict(zip(sources[SOURCE], sources["run_id"], strict=True))
     merge = _merge_postgres if conn.dialect.name == "postgresql" else _merge_sqlite
-    written = merge(conn, name, _joined(table, staged, source), int(rows[WAVE].max() or 0))  # type: ignore[arg-type]
+    tally = merge(conn, name, _joined(table, staged, source), int(rows[WAVE].max() or 0))  # type: ignore[arg-type]
     for temporary in (staged, source):
         bulk.drop(conn, temporary)
-    tally: Counter[tuple[str, bool]] = Counter()
-    for (number, was_inserted), count in written.items():
-        tally[runs[number], was_inserted] += count
     return {run: (tally[run, True], tally[run, False]) for run, _ in tally}
 
 
@@ -172,25 +171,32 @@ def _merge_postgres(conn: Connection, name: str, staged: Subquery, waves: int) -
     conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")  # until commit: sorts in memory
     tally: Tally = Counter()
     for wave in range(1, waves + 1):
-        for source, was_inserted, count in conn.execute(counted, {"wave": wave}):
-            tally[source, was_inserted] += count
+        for run_id, was_inserted, count in conn.execute(counted, {"wave": wave}):
+            tally[run_id, was_inserted] += count
     return tally
 
 
 def _counted_upsert(conn: Connection, name: str, staged: Subquery) -> Select[Any]:
-    """``WITH changed AS (<upsert> RETURNING key, xmax = 0) SELECT source, inserted, count(*)``.
+    """``WITH changed AS (<upsert> RETURNING run_id or key, xmax = 0) SELECT run_id, inserted, count(*)``.
 
-    RETURNING sees the merged row, whose run_id may be the stored one: the staged row of the
-    wave names the source (and so the run) whose observation changed it.
+    Where the merged row's run_id may be the stored one (``NEWEST_SUPPLIES_ROW`` does not hold
+    the table), the returned keys are joined to the wave's staged rows, whose run_id is the run
+    whose observation changed the row.
     """
     table, keys = TABLES[name], KEYS[name]
     inserted = (literal_column("xmax") == literal_column("'0'::xid")).label("inserted")
-    changed = _upsert(conn, name, staged).returning(*(table.c[k] for k in keys), inserted).cte("changed")
+    upsert = _upsert(conn, name, staged)
+    if name in NEWEST_SUPPLIES_ROW:
+        changed = upsert.returning(table.c.run_id, inserted).cte("changed")
+        return select(changed.c.run_id, changed.c.inserted, func.count()).group_by(
+            changed.c.run_id, changed.c.inserted
+        )
+    changed = upsert.returning(*(table.c[k] for k in keys), inserted).cte("changed")
     same_key = and_(*(changed.c[k] == staged.c[k] for k in keys), staged.c[WAVE] == bindparam("wave"))
     return (
-        select(staged.c[SOURCE], changed.c.inserted, func.count())
+        select(staged.c.run_id, changed.c.inserted, func.count())
         .select_from(changed.join(staged, same_key))
-        .group_by(staged.c[SOURCE], changed.c.inserted)
+        .group_by(staged.c.run_id, changed.c.inserted)
     )
 
 
@@ -200,16 +206,16 @@ def _merge_sqlite(conn: Connection, name: str, staged: Subquery, waves: int) -> 
     stored = table.c[keys[0]].is_not(None)
     joined = staged.outerjoin(table, and_(*(table.c[k] == staged.c[k] for k in keys)))
     counted = (
-        select(staged.c[SOURCE], stored, func.count())
+        select(staged.c.run_id, stored, func.count())
         .select_from(joined)
         .where(staged.c[WAVE] == bindparam("wave"), or_(~stored, _differs(name, staged.c)))
-        .group_by(staged.c[SOURCE], stored)
+        .group_by(staged.c.run_id, stored)
     )
     upsert = _upsert(conn, name, staged)
     tally: Tally = Counter()
     for wave in range(1, waves + 1):
-        for source, was_stored, count in conn.execute(counted, {"wave": wave}):
-            tally[source, not was_stored] += count
+        for run_id, was_stored, count in conn.execute(counted, {"wave": wave}):
+            tally[run_id, not was_stored] += count
         conn.execute(upsert, {"wave": wave})
     return tally
 
@@ -249,6 +255,9 @@ MERGES: dict[str, Merge] = {
     "content_metrics_daily": _merge_observed,
     "channel_metrics_daily": _merge_channel_metrics,
 }
+# Tables whose merge takes every column from the newer observation or leaves the row alone: a
+# row they change carries the incoming run_id.
+NEWEST_SUPPLIES_ROW = frozenset(name for name, merge in MERGES.items() if merge is _merge_observed)
 
 
 def table_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
