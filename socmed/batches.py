@@ -157,7 +157,7 @@ def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> 
     )
     now = max(_fetched_at(m) for piece in batch.slices for m in piece.metas)
     results = clock.time("validate", lambda: validate_batch(joined, now, per_run=True))
-    mine = [_slice_results(results, index) for index in range(len(outcomes))]
+    mine = _slice_results(results, len(outcomes))
     quarantine = [{t: r.quarantined for t, r in m.items() if r.quarantined.height} for m in mine]
     clock.time("parquet", lambda: _write_zone(data_dir, batch, quarantine, outcomes, "quarantine"))
     prepared = _account_for(settings, batch, mine, outcomes, audits)
@@ -254,15 +254,30 @@ def _fetched_at(meta: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(str(meta["fetched_at"]))
 
 
-def _slice_results(results: dict[str, ValidationResult], index: int) -> dict[str, ValidationResult]:
-    """One slice's share of the batch's validation results, failures counted from its reasons."""
-    out = {}
+def _slice_results(results: dict[str, ValidationResult], count: int) -> list[dict[str, ValidationResult]]:
+    """Each slice's share of the batch's validation results, failures counted from its reasons."""
+    out: list[dict[str, ValidationResult]] = [{} for _ in range(count)]
     for table, result in results.items():
-        good = result.good.filter(pl.col(SLICE) == index).drop(SLICE)
-        bad = result.quarantined.filter(pl.col(SLICE) == index).drop(SLICE)
-        labels = bad[QUARANTINE_COLUMN].str.split(SEPARATOR).explode().to_list()
-        out[table] = ValidationResult(table, good, bad, dict(Counter(labels)), good.height + bad.height)
+        good, bad = _by_slice(result.good, count), _by_slice(result.quarantined, count)
+        labels: list[Counter[str]] = [Counter() for _ in range(count)]
+        if result.quarantined.height:
+            reasons = result.quarantined.select(SLICE, pl.col(QUARANTINE_COLUMN).str.split(SEPARATOR))
+            exploded = reasons.explode(QUARANTINE_COLUMN)
+            counted = exploded.group_by(SLICE, QUARANTINE_COLUMN, maintain_order=True).len()
+            for index, label, number in counted.iter_rows():
+                labels[index][label] = number
+        for index in range(count):
+            mine, rejected = good[index], bad[index]
+            rows_in = mine.height + rejected.height
+            out[index][table] = ValidationResult(table, mine, rejected, dict(labels[index]), rows_in)
     return out
+
+
+def _by_slice(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
+    """The frame's rows of each slice, in order and without ``SLICE`` (empty for a slice without rows)."""
+    parts = {int(key[0]): part.drop(SLICE) for key, part in frame.partition_by(SLICE, as_dict=True).items()}  # type: ignore[call-overload]
+    empty = frame.clear().drop(SLICE)
+    return [parts.get(index, empty) for index in range(count)]
 
 
 def _account_for(
