@@ -18,7 +18,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from socmed.config import ChannelSettings, Settings
 from socmed.pipeline import ProcessOutcome, channel_ref, quarantine_reasons
 from socmed.platforms import Platform, RunInput, get_platform
 from socmed.rawzone import StoredResponse
-from transforms.parquet import QUARANTINE_COLUMN, write_tables
+from transforms.parquet import QUARANTINE_COLUMN, write_slices
 from transforms.runs import SLICE, RunsResult
 from validation.validate import (
     SEPARATOR,
@@ -151,14 +150,11 @@ def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> 
         for p, found in zip(batch.slices, result.problems, strict=True)
     ]
     joined = result.frames
-    clock.time(
-        "parquet",
-        lambda: _write_zone(data_dir, batch, _per_slice(joined, len(outcomes)), outcomes, "parquet"),
-    )
+    clock.time("parquet", lambda: _write_zone(data_dir, batch, joined, outcomes, "parquet"))
     now = max(_fetched_at(m) for piece in batch.slices for m in piece.metas)
     results = clock.time("validate", lambda: validate_batch(joined, now, per_run=True))
     mine = _slice_results(results, len(outcomes))
-    quarantine = [{t: r.quarantined for t, r in m.items() if r.quarantined.height} for m in mine]
+    quarantine = {t: r.quarantined for t, r in results.items() if r.quarantined.height}
     clock.time("parquet", lambda: _write_zone(data_dir, batch, quarantine, outcomes, "quarantine"))
     prepared = _account_for(settings, batch, mine, outcomes, audits)
     clock.share(outcomes, [piece.body_bytes for piece in batch.slices])
@@ -224,15 +220,6 @@ def _by_platform(slices: list[tuple[list[StoredResponse], ChannelSettings]]) -> 
     for index, (_, channel) in enumerate(slices):
         found.setdefault(channel.platform, []).append(index)
     return found
-
-
-def _per_slice(frames: dict[str, pl.DataFrame], count: int) -> list[dict[str, pl.DataFrame]]:
-    """The batch's frames split back into each slice's own (a table without rows of a slice is left out)."""
-    out: list[dict[str, pl.DataFrame]] = [{} for _ in range(count)]
-    for table, frame in frames.items():
-        for (index,), part in frame.partition_by(SLICE, as_dict=True).items():
-            out[int(index)][table] = part  # type: ignore[call-overload]
-    return out
 
 
 def _audit(
@@ -318,22 +305,18 @@ def _with_quarantine(audit: AuditInfo, outcome: ProcessOutcome) -> AuditInfo:
 def _write_zone(
     data_dir: Path,
     batch: Batch,
-    frames: list[dict[str, pl.DataFrame]],
+    frames: dict[str, pl.DataFrame],
     outcomes: list[ProcessOutcome],
     zone: str,
 ) -> None:
-    """Each slice's frames as its Parquet (or quarantine) files, several slices at once."""
-
-    def write(index: int) -> list[Path]:
-        piece = batch.slices[index]
-        if piece.part == 1:
+    """The batch's frames (rows tagged with ``SLICE``) as each slice's Parquet (or quarantine) files."""
+    for piece in batch.slices:
+        if piece.part == 1:  # a run's first slice replaces all of its files
             _remove_run_files(data_dir, piece.run_id, zone)
-        slice_frames = {t: f.drop(SLICE, strict=False) for t, f in frames[index].items()}
-        return write_tables(data_dir, slice_frames, piece.file_id, zone=zone)
-
-    with ThreadPoolExecutor(_WRITERS) as pool:
-        for outcome, files in zip(outcomes, pool.map(write, range(len(frames))), strict=True):
-            (outcome.parquet_files if zone == "parquet" else outcome.quarantine_files).extend(files)
+    file_ids = [piece.file_id for piece in batch.slices]
+    written = write_slices(data_dir, frames, file_ids, zone=zone, writers=_WRITERS)
+    for outcome, files in zip(outcomes, written, strict=True):
+        (outcome.parquet_files if zone == "parquet" else outcome.quarantine_files).extend(files)
 
 
 def _remove_run_files(data_dir: Path, run_id: str, zone: str) -> None:

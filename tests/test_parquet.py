@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from transforms.parquet import QUARANTINE_COLUMN, read_table, table_files, write_tables
+from transforms.parquet import QUARANTINE_COLUMN, read_table, table_files, write_slices, write_tables
+from transforms.runs import SLICE
 from transforms.schemas import KEYS, SCHEMAS
 
 RUN = "run-20261126-0100"
@@ -170,6 +171,37 @@ def test_other_runs_are_kept_side_by_side(tmp_path: Path) -> None:
     got = read_table(tmp_path, "content_metrics_daily")
     assert got.height == 6
     assert got.group_by("run_id").len().sort("run_id")["len"].to_list() == [3, 3]
+
+
+def test_write_slices_writes_each_slice_as_write_tables_would(tmp_path: Path) -> None:
+    """Slices of a batch (one without channel rows) land in the files write_tables gives each alone."""
+    second = metrics(views=9).with_columns(run_id=pl.lit("r2"))
+    batch = {
+        "content_metrics_daily": pl.concat(
+            [
+                second.with_columns(pl.lit(1, pl.UInt32).alias(SLICE)),
+                metrics().with_columns(pl.lit(0, pl.UInt32).alias(SLICE)),
+            ]
+        ),
+        "channel": channels().with_columns(pl.lit(0, pl.UInt32).alias(SLICE)),
+    }
+    written = write_slices(tmp_path / "batch", batch, [RUN, "r2"])
+    alone = [
+        write_tables(tmp_path / "alone", {"content_metrics_daily": metrics(), "channel": channels()}, RUN),
+        write_tables(tmp_path / "alone", {"content_metrics_daily": second}, "r2"),
+    ]
+    assert [sorted(p.relative_to(tmp_path / "batch") for p in files) for files in written] == [
+        sorted(p.relative_to(tmp_path / "alone") for p in files) for files in alone
+    ]
+    for files in alone:
+        for path in files:
+            twin = tmp_path / "batch" / path.relative_to(tmp_path / "alone")
+            assert_frame_equal(pl.read_parquet(twin), pl.read_parquet(path))
+
+
+def test_write_slices_refuses_a_frame_without_slice(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=SLICE):
+        write_slices(tmp_path, {"content_metrics_daily": metrics()}, [RUN])
 
 
 def test_quarantine_zone_keeps_the_reason(tmp_path: Path) -> None:
