@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,11 +21,12 @@ from typing import Any
 import polars as pl
 import psycopg
 import pytest
-from sqlalchemy import Engine, Text, cast, select
+from sqlalchemy import Engine, Text, cast, select, text
 
-from transforms.schemas import SCHEMAS
-from warehouse.engine import make_engine
-from warehouse.load import AuditInfo, load_batch, load_runs
+from transforms.schemas import SCHEMAS, TABLE_ORDER
+from warehouse.engine import begin_write, make_engine
+from warehouse.load import AuditInfo, load_batch, load_runs, lock_channels
+from warehouse.merge import changing_rows, table_frame, upsert_table
 from warehouse.migrate import upgrade
 from warehouse.models import Base
 
@@ -178,3 +181,95 @@ def test_runs_merge_in_the_order_of_their_first_rows(engines: tuple[Engine, Engi
     load_runs(batched, joined, [_audit(run) for run, _ in runs])  # audits in another order
     assert _dump(batched) == _dump(one_by_one)
     assert _audit_counts(batched) == _audit_counts(one_by_one)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_leaving_out_unchanged_keys_merges_as_the_whole_merge(
+    engines: tuple[Engine, Engine], seed: int
+) -> None:
+    """The unchanged-rows check (PostgreSQL) drops only keys whose merge would change nothing."""
+    whole, checked = engines
+    earlier, later = _runs(seed), _runs(seed + 100)
+    for runs in (earlier, later, earlier, later):
+        joined = {t: pl.concat([f[t] for _, f in runs]) for t in TABLES}
+        counts = []
+        for engine, skip in ((whole, False), (checked, True)):
+            with begin_write(engine) as conn:
+                counts.append([upsert_table(conn, t, joined[t], skip_unchanged=skip) for t in TABLE_ORDER])
+        assert counts[0] == counts[1]
+        assert _dump(checked) == _dump(whole)
+
+
+TRICKY = ("Halo 👋🏽 #Kota\r\nbaris", 'e\u0301 vs é, "quoted", back\\slash\ttab', "", None, "x" * 3000)
+
+
+def _content(captions: tuple[str | None, ...], run: str) -> pl.DataFrame:
+    rows = [
+        {
+            "platform": "instagram",
+            "content_id": f"c{i}",
+            "channel_id": CHANNELS[0],
+            "content_type": "post",
+            "media_type": "IMAGE",
+            "published_at": T0,
+            "title": None,
+            "caption": caption,
+            "url": None,
+            "hashtags": ["kota"],
+            "fetched_at": T0 + dt.timedelta(hours=len(run)),
+            "run_id": run,
+            "raw_file": f"raw/{run}.json.gz",
+        }
+        for i, caption in enumerate(captions)
+    ]
+    return pl.DataFrame(rows, schema=SCHEMAS["content"])
+
+
+def test_the_unchanged_check_compares_stored_text_by_md5(pg_url: str) -> None:
+    """Tricky stored captions compare equal to themselves; a changed caption or a new key is kept."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    channel = _runs(1)[0][1]["channel"].filter(pl.col("channel_id") == CHANNELS[0])
+    load_batch(engine, {"channel": channel, "content": _content(TRICKY, "r1")}, _audit("r1"))
+    with begin_write(engine) as conn:
+        same = table_frame("content", _content(TRICKY, "r22"))  # newer fetch, same values
+        assert changing_rows(conn, "content", same).is_empty()
+        edited = table_frame(
+            "content", _content((*TRICKY[:2], "now edited", None, "x" * 3000, "new"), "r333")
+        )
+        assert changing_rows(conn, "content", edited)["content_id"].to_list() == ["c2", "c5"]
+    engine.dispose()
+
+
+def test_loads_of_one_channel_follow_one_another(pg_url: str) -> None:
+    """A load waits for the channel's advisory lock that another open load holds."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    runs = _runs(2)
+    done = threading.Event()
+
+    def second_load() -> None:
+        run, frames = runs[1]
+        load_runs(engine, frames, [_audit(run)])
+        done.set()
+
+    with begin_write(engine) as first:
+        lock_channels(first, runs[0][1], [_audit(runs[0][0])])
+        worker = threading.Thread(target=second_load)
+        worker.start()
+        with engine.connect() as watch:
+            for _ in range(200):  # until the second load waits on the advisory lock (at most 10 s)
+                waiting = watch.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
+                ).scalar_one()
+                if waiting:
+                    break
+                time.sleep(0.05)
+        assert waiting == 1
+        assert not done.is_set()
+    worker.join(timeout=30)
+    assert done.is_set()
+    engine.dispose()

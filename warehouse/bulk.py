@@ -10,8 +10,12 @@ never row by row from Python.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
 from sqlalchemy import Column, Connection, Index, Integer, MetaData, Table
+from sqlalchemy.types import TypeEngine
 
 STAGE_PREFIX = "_stage_"
 # Rows per CSV chunk handed to COPY: small enough that the server parses one chunk while Polars
@@ -23,10 +27,18 @@ SQLITE_DATE = "%Y-%m-%d"
 
 
 def stage(
-    conn: Connection, name: str, like: Table, frame: pl.DataFrame, index_on: str | None = None
+    conn: Connection,
+    name: str,
+    like: Table,
+    frame: pl.DataFrame,
+    index_on: str | None = None,
+    types: Mapping[str, TypeEngine[Any]] | None = None,
 ) -> Table:
-    """A temporary table holding ``frame``: columns typed as ``like``'s of the same name, else integer."""
-    columns = [Column(c, like.c[c].type if c in like.c else Integer) for c in frame.columns]
+    """A temporary table holding ``frame``: columns typed as ``types`` says, else as ``like``'s of the
+    same name, else integer."""
+    types = types or {}
+    typed = {c.name: c.type for c in like.columns} | dict(types)
+    columns = [Column(c, typed.get(c, Integer())) for c in frame.columns]
     staged = Table(
         STAGE_PREFIX + name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP"
     )

@@ -9,13 +9,14 @@ written only when the merge changes something, so re-loading the same data chang
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Engine, case, insert, or_
+from sqlalchemy import ColumnElement, Connection, Engine, case, insert, or_, text
 from sqlalchemy.orm import Session
 
 from socmed.redact import redact
@@ -94,6 +95,7 @@ def load_runs(
     owner = _owners(checked, audits)
     results = []
     with begin_write(engine) as conn:
+        lock_channels(conn, checked, audits)
         written = {name: upsert_table(conn, name, checked[name]) for name in TABLE_ORDER if name in checked}
         _advance_sync(conn, sync, audits[0].run_id)
         sizes = {
@@ -107,6 +109,30 @@ def load_runs(
         rows = [_audit_row(r.load_id, a, r, "succeeded", None) for r, a in zip(results, audits, strict=True)]
         conn.execute(insert(_AUDIT), rows)
     return results
+
+
+def lock_channels(conn: Connection, frames: Mapping[str, pl.DataFrame], audits: Sequence[AuditInfo]) -> None:
+    """PostgreSQL: take each channel's advisory lock until commit, in one global order.
+
+    Loads of the same channel (a scheduled run and a reprocess, say) then follow one another,
+    and no load changes a stored row between another's unchanged-rows check and its merge
+    (``warehouse.merge``). The order makes waiting loads queue, never deadlock. SQLite has one
+    writer at a time already.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    channels = {(a.platform, a.channel_id) for a in audits}
+    for frame in frames.values():
+        if {"platform", "channel_id"} <= set(frame.columns):
+            channels |= set(frame.select("platform", "channel_id").unique().iter_rows())
+    for key in sorted(channel_lock_key(platform, channel) for platform, channel in channels):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def channel_lock_key(platform: str, channel_id: str) -> int:
+    """A channel's advisory lock key: a signed 64-bit digest of ``channel:<platform>/<channel_id>``."""
+    digest = hashlib.blake2b(f"channel:{platform}/{channel_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _owners(frames: Mapping[str, pl.DataFrame], audits: Sequence[AuditInfo]) -> Callable[[str], int]:

@@ -39,6 +39,7 @@ wins, an older one only fills gaps); a channel's ``first_seen_at`` only moves ea
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     Subquery,
     Table,
     and_,
@@ -67,6 +69,7 @@ from warehouse import bulk
 from warehouse.models import DEFAULT_TIMEZONE, Base
 
 TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
+DIGEST = "_md5"  # a staged long text's MD5, in the unchanged-rows check
 WAVE = "_wave"  # a staged row's wave: the rank of its run among the runs holding its key
 SOURCE = "_source"  # a staged row's source: its (fetched_at, run_id, raw_file)
 PROVENANCE = tuple(PROVENANCE_COLUMNS)  # the columns a staged row takes from its source
@@ -76,15 +79,27 @@ Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[An
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
 Tally = Counter[tuple[str, bool]]  # (run_id, inserted) -> rows changed
 
+# Long text columns that the unchanged-rows check compares by MD5 rather than staging them whole.
+DIGESTED: dict[str, tuple[str, ...]] = {"content": ("caption",)}
+
 # When only these differ, the row is left alone: a new fetch of unchanged values changes nothing,
 # and provenance keeps pointing at the observation that established the stored values.
 OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_at"})
 
 
-def upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> Written:
-    """Stage one table's rows in bulk, then merge them wave by wave; (inserted, updated) per run_id."""
+def upsert_table(conn: Connection, name: str, frame: pl.DataFrame, skip_unchanged: bool = True) -> Written:
+    """Stage one table's rows in bulk, then merge them wave by wave; (inserted, updated) per run_id.
+
+    With ``skip_unchanged`` (PostgreSQL, tables in ``DIGESTED``), the keys whose every row equals
+    the stored row are left out first: merging them would change nothing.
+    """
     table, keys = TABLES[name], KEYS[name]
-    rows, sources = by_source(with_waves(table_frame(name, frame), keys), table)
+    values = table_frame(name, frame)
+    if skip_unchanged and name in DIGESTED and conn.dialect.name == "postgresql":
+        values = changing_rows(conn, name, values)
+        if values.is_empty():
+            return {}
+    rows, sources = by_source(with_waves(values, keys), table)
     staged = bulk.stage(conn, name, table, rows, index_on=WAVE)
     source = bulk.stage(conn, name + SOURCE, table, sources, index_on=SOURCE)
     merge = _merge_postgres if conn.dialect.name == "postgresql" else _merge_sqlite
@@ -92,6 +107,47 @@ def upsert_table(conn: Connection, name: str, frame: pl.DataFrame) -> Written:
     for temporary in (staged, source):
         bulk.drop(conn, temporary)
     return {run: (tally[run, True], tally[run, False]) for run, _ in tally}
+
+
+def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> pl.DataFrame:
+    """The rows of the keys a merge may change: keys without a stored row, or with a row whose
+    values differ from the stored row's.
+
+    A key whose every row equals the stored row is left alone by every wave, so it is dropped
+    before its long columns are staged. The check stages the short columns and an MD5 of each
+    long one (``DIGESTED``), which the server compares with the MD5 of the stored text. Loads
+    of the same channel hold its advisory lock (``warehouse.load``), so no other load changes
+    a stored row between this check and the merge.
+    """
+    table, keys = TABLES[name], KEYS[name]
+    long = DIGESTED[name]
+    watched = [c.name for c in table.columns if not c.primary_key and c.name not in OBSERVATION_COLUMNS]
+    digests = {f"{c}{DIGEST}": _md5(values[c]) for c in long}
+    slim = values.select(*keys, *(c for c in watched if c not in long)).with_columns(**digests)
+    staged = bulk.stage(conn, name + DIGEST, table, slim, types=dict.fromkeys(digests, String()))
+    stored = table.alias("stored")
+    differs = [staged.c[c].is_distinct_from(stored.c[c]) for c in watched if c not in long]
+    differs += [staged.c[f"{c}{DIGEST}"].is_distinct_from(func.md5(stored.c[c])) for c in long]
+    joined = staged.outerjoin(stored, and_(*(stored.c[k] == staged.c[k] for k in keys)))
+    query = (
+        select(*(staged.c[k] for k in keys))
+        .select_from(joined)
+        .where(or_(stored.c[keys[0]].is_(None), *differs))
+        .distinct()
+    )
+    changing = pl.DataFrame(
+        conn.execute(query).all(), schema={k: values.schema[k] for k in keys}, orient="row"
+    )
+    bulk.drop(conn, staged)
+    return values.join(changing, on=list(keys), how="semi", maintain_order="left")
+
+
+def _md5(texts: pl.Series) -> pl.Series:
+    """The hex MD5 of each text's UTF-8 bytes (PostgreSQL's ``md5(text)``); null stays null."""
+    md5 = hashlib.md5
+    return pl.Series(
+        [None if b is None else md5(b).hexdigest() for b in texts.cast(pl.Binary).to_list()], dtype=pl.String
+    )
 
 
 def with_waves(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
