@@ -121,7 +121,7 @@ def lock_referenced(conn: Connection, table: Table, staged: Table) -> None:
     for constraint in table.foreign_key_constraints:
         referred = constraint.referred_table
         pairs = [(staged.c[e.parent.name], e.column) for e in constraint.elements]
-        wanted = select(literal_column("1")).where(*(mine == theirs for mine, theirs in pairs))
+        wanted: Select[Any] = select(literal_column("1")).where(*(mine == theirs for mine, theirs in pairs))
         locked = (
             select(literal_column("1").label("one"))
             .select_from(referred)
