@@ -8,9 +8,11 @@ never a whole run or raw zone in memory. Sync state is left alone: only a fetch 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 from prefect import flow, get_run_logger
+from prefect.context import SyncClientContext
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
@@ -69,6 +71,28 @@ def stage_seconds(reports: list[ChannelReport]) -> dict[str, float]:
     return {stage: round(seconds, 2) for stage, seconds in totals.items()}
 
 
+def _replay(
+    settings: Settings, runs: list[Path], batch_mb: int, flow_run_id: str | None, url: str
+) -> list[ChannelReport]:
+    """Prepare batch n+1 while batch n loads; every slice's report."""
+    reports: list[ChannelReport] = []
+    loading: tuple[Batch, PrefectFuture[PreparedBatch]] | None = None
+    for batch in plan_batches(runs, batch_mb * MIB):
+        try:
+            # quote(): Prefect would otherwise walk every response meta of the batch (and every
+            # frame and audit of a prepared batch) looking for futures, for each task call.
+            prepared = prepare_batch_task(settings, cast(Batch, quote(batch)), flow_run_id)
+        except Exception as exc:
+            reports += _batch_reports(settings, batch, None, f"{type(exc).__name__}: {exc}")
+            continue
+        if loading is not None:
+            reports += _loaded(settings, *loading)
+        loading = (batch, load_batch_task.submit(url, cast(PreparedBatch, quote(prepared))))
+    if loading is not None:
+        reports += _loaded(settings, *loading)
+    return reports
+
+
 # An async flow, though its work is synchronous: Prefect's sync engine joins its heartbeat
 # thread when a flow run ends, which waits out the thread's current one-second sleep (about
 # 0.5 s a run, up to 1 s); the async engine lets that thread end on its own.
@@ -91,21 +115,10 @@ async def reprocess(
     runs = list_runs(data_dir, platform, None, parse_date(since, "--since"), parse_date(until, "--until"))
     flow_run_id = str(flow_run.id) if flow_run.id else None
     url = settings.warehouse_url()
-    reports: list[ChannelReport] = []
-    loading: tuple[Batch, PrefectFuture[PreparedBatch]] | None = None
-    for batch in plan_batches(runs, batch_mb * MIB):
-        try:
-            # quote(): Prefect would otherwise walk every response meta of the batch (and every
-            # frame and audit of a prepared batch) looking for futures, for each task call.
-            prepared = prepare_batch_task(settings, cast(Batch, quote(batch)), flow_run_id)
-        except Exception as exc:
-            reports += _batch_reports(settings, batch, None, f"{type(exc).__name__}: {exc}")
-            continue
-        if loading is not None:
-            reports += _loaded(settings, *loading)
-        loading = (batch, load_batch_task.submit(url, cast(PreparedBatch, quote(prepared))))
-    if loading is not None:
-        reports += _loaded(settings, *loading)
+    # One API client for every task run of the flow: without it each sync task run (and the
+    # load task's worker thread, which sees this context too) opens a client of its own.
+    with SyncClientContext.get_or_create():
+        reports = _replay(settings, runs, batch_mb, flow_run_id, url)
     get_run_logger().info("reprocessed %d raw runs\n%s", len(reports), summary_table(reports))
     get_run_logger().info("seconds per stage: %s", stage_seconds(reports))
     get_run_logger().info("campaign content: %s", campaigns_task(settings))
