@@ -16,6 +16,7 @@ import re
 
 from prefect import State, flow, get_run_logger, tags
 from prefect.artifacts import acreate_markdown_artifact
+from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 
 from flows.events import INLINE, announce_landing
@@ -179,9 +180,10 @@ def ingest(
     if streams:
         selected = offering(settings, selected, streams)
     reports = []
-    for channel, state in zip(
-        selected, asyncio.run(_each_channel(config_path, selected, since, until, streams)), strict=True
-    ):
+    # One API client for the sync task runs of every channel (each would open its own).
+    with SyncClientContext.get_or_create():
+        states = asyncio.run(_each_channel(config_path, selected, since, until, streams))
+    for channel, state in zip(selected, states, strict=True):
         if state.is_completed():
             reports.append(state.result())
         else:
