@@ -36,8 +36,7 @@ def stage(
 ) -> Table:
     """A temporary table holding ``frame``: columns typed as ``types`` says, else as ``like``'s of the
     same name, else integer."""
-    types = types or {}
-    typed = {c.name: c.type for c in like.columns} | dict(types)
+    typed = {c.name: c.type for c in like.columns} | dict(types or {})
     columns = [Column(c, typed.get(c, Integer())) for c in frame.columns]
     staged = Table(
         STAGE_PREFIX + name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP"

@@ -94,17 +94,18 @@ def upsert_table(conn: Connection, name: str, frame: pl.DataFrame, skip_unchange
     the stored row are left out first: merging them would change nothing.
     """
     table, keys = TABLES[name], KEYS[name]
+    postgres = conn.dialect.name == "postgresql"
     values = table_frame(name, frame)
-    if skip_unchanged and name in DIGESTED and conn.dialect.name == "postgresql":
+    if skip_unchanged and name in DIGESTED and postgres:
         values = changing_rows(conn, name, values)
         if values.is_empty():
             return {}
     rows, sources = by_source(with_waves(values, keys), table)
     staged = bulk.stage(conn, name, table, rows, index_on=WAVE)
     source = bulk.stage(conn, name + SOURCE, table, sources, index_on=SOURCE)
-    if conn.dialect.name == "postgresql":
+    if postgres:
         lock_referenced(conn, table, staged)
-    merge = _merge_postgres if conn.dialect.name == "postgresql" else _merge_sqlite
+    merge = _merge_postgres if postgres else _merge_sqlite
     tally = merge(conn, name, _joined(table, staged, source), int(rows[WAVE].max() or 0))  # type: ignore[arg-type]
     for temporary in (staged, source):
         bulk.drop(conn, temporary)
@@ -144,12 +145,12 @@ def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> pl.DataF
     """
     table, keys = TABLES[name], KEYS[name]
     long = DIGESTED[name]
-    watched = [c.name for c in table.columns if not c.primary_key and c.name not in OBSERVATION_COLUMNS]
+    short = [c for c in watched(table) if c not in long]
     digests = {f"{c}{DIGEST}": _md5(values[c]) for c in long}
-    slim = values.select(*keys, *(c for c in watched if c not in long)).with_columns(**digests)
+    slim = values.select(*keys, *short).with_columns(**digests)
     staged = bulk.stage(conn, name + DIGEST, table, slim, types=dict.fromkeys(digests, String()))
     stored = table.alias("stored")
-    differs = [staged.c[c].is_distinct_from(stored.c[c]) for c in watched if c not in long]
+    differs = [staged.c[c].is_distinct_from(stored.c[c]) for c in short]
     differs += [staged.c[f"{c}{DIGEST}"].is_distinct_from(func.md5(stored.c[c])) for c in long]
     joined = staged.outerjoin(stored, and_(*(stored.c[k] == staged.c[k] for k in keys)))
     query = (
@@ -240,8 +241,12 @@ def _differs(name: str, incoming: ColumnCollection[str, Any]) -> ColumnElement[b
     """True where merging the incoming row changes a value of the stored row (not just provenance)."""
     table = TABLES[name]
     merged = MERGES[name](table, incoming)
-    watched = {col: expr for col, expr in merged.items() if col not in OBSERVATION_COLUMNS}
-    return or_(*(expr.is_distinct_from(table.c[col]) for col, expr in watched.items()))
+    return or_(*(merged[col].is_distinct_from(table.c[col]) for col in watched(table)))
+
+
+def watched(table: Table) -> list[str]:
+    """The columns whose change is a change of the row: neither key nor observation."""
+    return [c.name for c in table.columns if not c.primary_key and c.name not in OBSERVATION_COLUMNS]
 
 
 def _merge_postgres(conn: Connection, name: str, staged: Subquery, waves: int) -> Tally:
