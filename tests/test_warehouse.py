@@ -11,10 +11,10 @@ from typing import Any
 
 import polars as pl
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, Text, cast, func, insert, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Text, cast, func, insert, inspect, select, text
 
 from transforms.schemas import SCHEMAS
 from warehouse.engine import WarehouseURLError, begin_write, make_engine
@@ -26,7 +26,8 @@ from warehouse.load import (
     load_batch,
     record_failed_load,
 )
-from warehouse.migrate import current, head, upgrade
+from warehouse.merge import MissingReferenceError
+from warehouse.migrate import alembic_config, current, head, upgrade
 from warehouse.models import Base
 
 UTC = dt.UTC
@@ -189,7 +190,7 @@ def row_count(engine: Engine, table: str) -> int:
 def test_upgrade_from_empty_creates_exactly_the_models(warehouse_url: str) -> None:
     assert current(warehouse_url) is None
     upgrade(warehouse_url)
-    assert current(warehouse_url) == head() == "0002"
+    assert current(warehouse_url) == head() == "0003"
     upgrade(warehouse_url)  # already at head: a no-op
     eng = make_engine(warehouse_url)
     try:
@@ -205,6 +206,54 @@ def test_upgrade_from_empty_creates_exactly_the_models(warehouse_url: str) -> No
                 assert all(comments.values())
     finally:
         eng.dispose()
+
+
+def test_upgrade_to_0003_keeps_the_facts_and_drops_their_foreign_key(warehouse_url: str) -> None:
+    """0003 replaces the facts' foreign key by the load's check; rows and views survive both ways."""
+    upgrade(warehouse_url, "0002")
+    eng = make_engine(warehouse_url)
+    try:
+        load_batch(eng, batch(), audit())
+        before = dump(eng)
+
+        def facts_fks() -> list[list[str]]:
+            with eng.connect() as conn:
+                fks = inspect(conn).get_foreign_keys("content_metrics_daily")
+                return [fk["referred_columns"] for fk in fks]
+
+        assert facts_fks() == [["platform", "content_id"]]
+        upgrade(warehouse_url)
+        assert (current(warehouse_url), facts_fks(), dump(eng)) == ("0003", [], before)
+        with eng.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            assert conn.execute(text("SELECT count(*) FROM mart_content_performance")).scalar_one() == 2
+        with begin_write(eng) as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+        assert facts_fks() == [["platform", "content_id"]]
+        assert (current(warehouse_url), dump(eng)) == ("0002", before)
+    finally:
+        eng.dispose()
+
+
+def test_facts_without_their_content_are_refused_naming_them(engine: Engine) -> None:
+    load_batch(engine, batch(), audit())
+    before = dump(engine)
+    orphans = [cmd_row(f"gone-{i}", at=T2, run="run-2") for i in range(6)]
+    orphans.append(cmd_row("gone-0", D2, at=T2, run="run-2"))
+    facts = frame("content_metrics_daily", cmd_row(at=T2, run="run-2", likes=51), *orphans)
+    message = (
+        "content_metrics_daily: 7 row(s) refer to content rows that do not exist, (platform, content_id) = "
+        "('instagram', 'gone-0'), ('instagram', 'gone-1'), ('instagram', 'gone-2'), ('instagram', 'gone-3'), "
+        "('instagram', 'gone-4') and 1 more"
+    )
+    with pytest.raises(MissingReferenceError) as raised:
+        load_batch(engine, {"content_metrics_daily": facts}, audit("run-2"))
+    assert str(raised.value) == message
+    assert dump(engine) == before
+    assert row_count(engine, "load_audit") == 1
 
 
 def test_compare_metadata_sees_a_missing_table(warehouse_url: str) -> None:
@@ -373,9 +422,9 @@ def test_failure_rolls_back_everything_and_failed_load_is_recorded(engine: Engin
     bad = batch(at=T2, run="run-2")  # updates every table ...
     bad["content_metrics_daily"] = frame(
         "content_metrics_daily", cmd_row(at=T2, run="run-2"), cmd_row("unknown-content", at=T2, run="run-2")
-    )  # ... but the last table violates the foreign key to content
+    )  # ... but the last table refers to content that does not exist
     later = [SyncUpdate("instagram", "17841400000000001", "media", T2, T2)]
-    with pytest.raises(IntegrityError):
+    with pytest.raises(MissingReferenceError, match=r"\('instagram', 'unknown-content'\)"):
         load_batch(engine, bad, audit("run-2"), later)
     assert dump(engine) == before
     assert row_count(engine, "load_audit") == 1
@@ -401,7 +450,7 @@ def test_failure_rolls_back_everything_and_failed_load_is_recorded(engine: Engin
 
 def test_empty_database_failure_leaves_nothing(engine: Engine) -> None:
     frames = {"content_metrics_daily": frame("content_metrics_daily", cmd_row())}
-    with pytest.raises(IntegrityError):
+    with pytest.raises(MissingReferenceError, match="content_metrics_daily: 1 row"):
         load_batch(engine, frames, audit(), [SyncUpdate("instagram", "17841400000000001", "media", PUB, T1)])
     empty = sorted(ALL_TABLES - {"time_zone_offset"})  # reference data the migration fills
     assert {t: row_count(engine, t) for t in empty} == dict.fromkeys(empty, 0)

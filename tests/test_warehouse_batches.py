@@ -273,3 +273,22 @@ def test_loads_of_one_channel_follow_one_another(pg_url: str) -> None:
     worker.join(timeout=30)
     assert done.is_set()
     engine.dispose()
+
+
+def test_a_load_locks_the_content_its_facts_refer_to(pg_url: str) -> None:
+    """Until a load commits, the content rows its daily facts refer to cannot be deleted (no foreign
+    key guards them: the load's check does, under this lock)."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    run, frames = _runs(3)[0]
+    load_runs(engine, {t: f for t, f in frames.items() if t != "content_metrics_daily"}, [_audit(run)])
+    next_day = pl.col("snapshot_date") + dt.timedelta(days=1)
+    facts = frames["content_metrics_daily"].with_columns(next_day.alias("snapshot_date"))
+    referred = facts["content_id"][0]
+    with begin_write(engine) as conn:
+        upsert_table(conn, "content_metrics_daily", facts)
+        with psycopg.connect(pg_url.replace("+psycopg", "")) as other:
+            other.execute("SET lock_timeout = '200ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("DELETE FROM content WHERE content_id = %s", (referred,))
+    engine.dispose()

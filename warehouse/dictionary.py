@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, MetaData, Table
 
 from warehouse.mart_columns import VIEW_DOCS, ViewDoc
-from warehouse.models import Base
+from warehouse.models import CHECKED_REFERENCES, Base
 
 HEADER = """# Data dictionary
 
@@ -75,6 +75,7 @@ def _table(table: Table) -> list[str]:
         "",
         f"Grain (primary key): {keys}",
         "",
+        *_references(table),
         "| column | type | unit | measure | null | meaning |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
@@ -85,6 +86,24 @@ def _table(table: Table) -> list[str]:
             f"| `{column.name}` | {_type(column)} | {unit} | {measure} | {null} | {_cell(column.comment)} |"
         )
     return [*lines, ""]
+
+
+def _references(table: Table) -> list[str]:
+    """The table's references to other tables, foreign keys and those every load checks instead."""
+    found = [
+        (tuple(e.parent.name for e in fk.elements), fk.referred_table.name, "foreign key")
+        for fk in sorted(table.foreign_key_constraints, key=lambda fk: fk.referred_table.name)
+    ]
+    if table.name in CHECKED_REFERENCES:
+        referred, columns = CHECKED_REFERENCES[table.name]
+        found.append((columns, referred, "checked by every load, no foreign key"))
+    if not found:
+        return []
+    return [
+        "References: "
+        + "; ".join(f"({', '.join(columns)}) → `{referred}` ({how})" for columns, referred, how in found),
+        "",
+    ]
 
 
 def _view(doc: ViewDoc) -> list[str]:
