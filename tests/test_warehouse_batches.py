@@ -25,7 +25,7 @@ from sqlalchemy import Engine, Text, cast, select, text
 
 from transforms.schemas import SCHEMAS, TABLE_ORDER
 from warehouse.engine import begin_write, make_engine
-from warehouse.load import AuditInfo, load_batch, load_runs, lock_channels
+from warehouse.load import AuditInfo, channel_lock_key, load_batch, load_runs, lock_channels
 from warehouse.merge import changing_rows, table_frame, upsert_table
 from warehouse.migrate import upgrade
 from warehouse.models import Base
@@ -291,4 +291,33 @@ def test_a_load_locks_the_content_its_facts_refer_to(pg_url: str) -> None:
             other.execute("SET lock_timeout = '200ms'")
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 other.execute("DELETE FROM content WHERE content_id = %s", (referred,))
+    engine.dispose()
+
+
+def test_a_load_takes_its_channels_locks_in_key_order(pg_url: str) -> None:
+    """With the greater of two channels' locks held elsewhere, a load of both holds the lesser one
+    and waits on the greater (taken in the other order, it would hold neither)."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    low, high = sorted(channel_lock_key("instagram", c) for c in CHANNELS)
+    audits = [AuditInfo(f"r{i}", None, "instagram", c, [], T0) for i, c in enumerate(CHANNELS)]
+    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (high,))
+        query = (
+            "SELECT (classid::bigint << 32 | objid::bigint)::bigint, granted FROM pg_locks"
+            " WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        with begin_write(engine) as conn:
+            worker = threading.Thread(target=lock_channels, args=(conn, {}, audits))
+            worker.start()
+            for _ in range(200):  # until the load waits (at most 10 s)
+                held = holder.execute(query).fetchall()
+                if any(not granted for _, granted in held):
+                    break
+                time.sleep(0.05)
+            holder.execute("SELECT pg_advisory_unlock(%s)", (high,))
+            worker.join(timeout=30)
+    as_signed = {(key - (1 << 64) if key >= 1 << 63 else key, granted) for key, granted in held}
+    assert as_signed == {(low, True), (high, False)}
     engine.dispose()

@@ -125,8 +125,13 @@ def lock_channels(conn: Connection, frames: Mapping[str, pl.DataFrame], audits: 
     for frame in frames.values():
         if {"platform", "channel_id"} <= set(frame.columns):
             channels |= set(frame.select("platform", "channel_id").unique().iter_rows())
-    for key in sorted(channel_lock_key(platform, channel) for platform, channel in channels):
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    keys = sorted(channel_lock_key(platform, channel) for platform, channel in channels)
+    # One statement: a function scan of the array yields its elements in order, so the locks
+    # are taken in that order, as one statement per key would.
+    conn.execute(_LOCK_CHANNELS, {"keys": keys})
+
+
+_LOCK_CHANNELS = text("SELECT count(pg_advisory_xact_lock(key)) FROM unnest(CAST(:keys AS bigint[])) AS key")
 
 
 def channel_lock_key(platform: str, channel_id: str) -> int:
