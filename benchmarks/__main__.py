@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -93,9 +94,22 @@ def run_child(name: str, args: dict[str, Any], env: dict[str, str], logs: Path) 
     return {"error": f"{name} exited {proc.returncode}: {tail}"}
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
-def prefect_server(work: Path) -> Iterator[dict[str, str]]:
-    """One temporary Prefect server for every contender; the environment children run in."""
+def prefect_server(work: Path, dbs: Databases) -> Iterator[dict[str, str]]:
+    """One temporary Prefect server for every contender; the environment children run in.
+
+    Its database is a throwaway PostgreSQL one, as in production: on SQLite the server answers
+    concurrent writes with 503, and each costs the client a 2 s back-off inside a timed run.
+    It listens on a port of its own, so stopping it never stops a default server another
+    process started.
+    """
     env = {
         **os.environ,
         "PREFECT_HOME": str(work / "prefect"),
@@ -107,9 +121,12 @@ def prefect_server(work: Path) -> Iterator[dict[str, str]]:
     os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]  # the server's own database goes there
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
 
-    server = SubprocessASGIServer()
-    server.start(timeout=120)
+    database = dbs.create("prefect").replace("postgresql://", "postgresql+asyncpg://", 1)
+    with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: database}):
+        server = SubprocessASGIServer(port=free_port())
+        server.start(timeout=120)
     try:
         yield {**env, "PREFECT_API_URL": server.api_url}
     finally:
@@ -216,7 +233,7 @@ def _run_all(
     """Run the contenders one after another and fill the report."""
     size, want = SIZES[opts.size], expected(load_truth(data))
     results: dict[str, Any] = {}
-    with prefect_server(work) as env:
+    with prefect_server(work, dbs) as env:
         contenders = _contenders(opts, data, work, dbs)
         repeated = [c for c in contenders if c[0] in REPEATED]
         for label, name, args in repeated * max(opts.repeat - 1, 0) + contenders:
