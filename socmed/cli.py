@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+
+# The temporary Prefect server the CLI starts when no PREFECT_API_URL is set would send usage
+# telemetry: off unless the user turns it on (no calls home from an office's servers, and no
+# ERROR line about it on machines without internet). Set before Prefect reads its settings.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from socmed.config import ConfigError, load_settings
 

@@ -80,6 +80,8 @@ def test_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Quarantined rows: 0" in out.stdout and "with a failure" not in out.stdout
+    # nothing a new user would read as a failure (the temporary server's telemetry was one)
+    assert "| ERROR " not in out.stdout + out.stderr, (out.stdout + out.stderr)[-3000:]
     url = f"sqlite:///{tmp_path / 'demo' / 'warehouse.db'}"
     # every sandbox of the hub is served, configured and ingested
     platforms = sorted(entry.platform for entry in hub.SANDBOXES)
