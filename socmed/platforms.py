@@ -113,7 +113,7 @@ def _facebook() -> Platform:
 def _tiktok() -> Platform:
     from connectors.tiktok import TikTokWindow, open_tiktok
     from connectors.tiktok_auth import Credentials
-    from transforms.tiktok import transform_tiktok
+    from transforms.tiktok import transform_tiktok, transform_tiktok_runs
 
     def window(w: Window) -> TikTokWindow:
         return TikTokWindow(w.media_since, w.media_until)
@@ -139,7 +139,7 @@ def _tiktok() -> Platform:
             timeout=ctx.timeout,
         )
 
-    return Platform("tiktok", connect, window, transform_tiktok)
+    return Platform("tiktok", connect, window, transform_tiktok, transform_tiktok_runs)
 
 
 def _youtube() -> Platform:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from tests.test_transforms_instagram import insights, media, page
 from transforms.common import ChannelRef
 from transforms.instagram import transform_instagram, transform_instagram_runs
 from transforms.runs import SLICE
-from transforms.tiktok import transform_tiktok
+from transforms.tiktok import transform_tiktok, transform_tiktok_runs
 
 JAKARTA = ChannelRef("instagram", "17841400000000001", "kotatest")
 AMSTERDAM = ChannelRef("instagram", "17841400000000002", "kotanl", "Europe/Amsterdam")
@@ -178,3 +179,80 @@ def test_a_batch_of_several_platforms_keeps_positions_and_problems() -> None:
         ig["content_metrics_daily"].with_columns(pl.col(SLICE) * 2),
     )
     assert together.frames["content"][SLICE].is_sorted()
+
+
+TT_JAKARTA = ChannelRef("tiktok", "tt-1", "kotatiktok")
+TT_AMSTERDAM = ChannelRef("tiktok", "tt-2", "kotatiktoknl", "Europe/Amsterdam")
+
+
+def tiktok_user(channel: ChannelRef, followers: int, **extra: Any) -> dict[str, Any]:
+    """A TikTok user/info body."""
+    values = {"open_id": channel.channel_id, "display_name": "Kota", "username": channel.handle,
+              "follower_count": followers, "following_count": 4, "video_count": 2}
+    return {"data": {"user": values | extra}, "error": {"code": "ok", "message": "", "log_id": "x"}}
+
+
+def tiktok_page(*videos: tuple[str, int], code: str = "ok") -> dict[str, Any]:
+    """A TikTok video/list body: (id, views) pairs, one create_time each (None for id '-')."""
+    items = [
+        {"id": None if vid == "-" else vid, "create_time": 1795600000 + views, "title": "Halo",
+         "video_description": f"Halo #Kota {vid}", "share_url": f"https://www.tiktok.com/@k/video/{vid}",
+         "view_count": views, "like_count": views // 10, "comment_count": 1, "share_count": 0}
+        for vid, views in videos
+    ]
+    return {"data": {"videos": items, "cursor": 0, "has_more": False},
+            "error": {"code": code, "message": "", "log_id": "x"}}
+
+
+def tiktok_runs() -> list[Run]:
+    """TikTok runs sharing video ids across channels and days, two time zones, every problem kind."""
+    # late: already 27 November in Jakarta (06:30) and in Amsterdam (00:30)
+    day1, late = "2026-11-26T01:00:00+00:00", "2026-11-26T23:30:00+00:00"
+    a = (
+        Run(TT_JAKARTA, "run-ta")
+        .add("user", tiktok_user(TT_JAKARTA, 15_000), day1)
+        .add("videos", tiktok_page(("7001", 10), ("7002", 20)), day1)
+        .add("video_query", tiktok_page(("7001", 12)), late)  # the same video later: a new local day
+        .add("videos", tiktok_page(("7003", 5), code="rate_limit_exceeded"), day1)
+        .add("videos", b"{not json", day1)
+        .add("comments", {"data": {}}, day1)  # a stream TikTok's transform does not read
+    )
+    b = (
+        Run(TT_AMSTERDAM, "run-tb")
+        .add("user", tiktok_user(TT_JAKARTA, 99), day1)  # another account's user: a problem
+        .add("user", tiktok_user(TT_AMSTERDAM, 800, username=""), late)
+        .add("videos", tiktok_page(("7001", 30), ("-", 1)), late)
+        .add("oauth_token", {"access_token": "x"}, day1)
+    )
+    c = (
+        Run(TT_JAKARTA, "run-tc")
+        .add("videos", tiktok_page(("7001", 40), ("7002", 41)), late)
+        .add("videos", tiktok_page(("7002", 42)), late)  # twice in one run: the latest wins
+    )
+    return [a, b, c]
+
+
+def test_several_tiktok_runs_at_once_equal_each_alone() -> None:
+    runs = tiktok_runs()
+    together = transform_tiktok_runs([(r.responses, r.channel) for r in runs])
+    results = [transform_tiktok(r.responses, r.channel) for r in runs]
+    assert together.problems == [r.problems for r in results]
+    assert all(together.problems[:2]), "runs with problems of their own to keep apart"
+    for table in results[0].frames:
+        expected = pl.concat(
+            [r.frames[table].with_columns(pl.lit(i, pl.UInt32).alias(SLICE)) for i, r in enumerate(results)]
+        )
+        assert_frame_equal(together.frames[table], expected, check_row_order=True)
+    facts = together.frames["content_metrics_daily"]
+    assert facts.select(SLICE, "content_id", "snapshot_date", "views").rows() == [
+        (0, "7001", dt.date(2026, 11, 26), 10),
+        (0, "7001", dt.date(2026, 11, 27), 12),
+        (0, "7002", dt.date(2026, 11, 26), 20),
+        (1, "7001", dt.date(2026, 11, 27), 30),
+        (2, "7001", dt.date(2026, 11, 27), 40),
+        (2, "7002", dt.date(2026, 11, 27), 42),
+    ]
+    assert together.frames["channel"].select("channel_id", "handle", "timezone").rows() == [
+        ("tt-1", "kotatiktok", "Asia/Jakarta"),
+        ("tt-2", "kotatiktoknl", "Europe/Amsterdam"),
+    ]

@@ -17,7 +17,7 @@ observations within the run collapse to the latest one per key (by fetched_at, t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -30,14 +30,12 @@ from transforms.common import (
     TransformResult,
     as_int,
     decode_json,
-    group_streams,
     hashtags,
     latest,
-    local_date,
     problem,
-    provenance,
     read_json_pages,
 )
+from transforms.runs import SLICE, NumberedRuns, RunsResult, number_runs
 from transforms.schemas import KEYS, SCHEMAS, conform
 
 PLATFORM = "tiktok"
@@ -69,32 +67,40 @@ _METRICS = {"view_count": "views", "like_count": "likes", "comment_count": "comm
 
 def transform_tiktok(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw TikTok responses (arrival order) -> the four common-schema frames."""
-    if channel.platform != PLATFORM:
-        raise ValueError(f"transform_tiktok got a {channel.platform!r} channel")
-    streams = group_streams(responses)
-    prov = provenance(pair for pages in streams.values() for pair in pages)
+    result = transform_tiktok_runs([(responses, channel)])
+    return TransformResult({t: f.drop(SLICE) for t, f in result.frames.items()}, result.problems[0])
+
+
+def transform_tiktok_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+    """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
+    for _, channel in runs:
+        if channel.platform != PLATFORM:
+            raise ValueError(f"transform_tiktok got a {channel.platform!r} channel")
+    numbered = number_runs(runs)
+    streams, prov = numbered.streams, numbered.prov
     problems = [
         problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
-        for name, pages in streams.items()
+        for mine in numbered.per_run
+        for name, pages in mine.items()
         if name not in ("user", *VIDEO_STREAMS, *IGNORED)
     ]
-    user = _user(streams.get("user", []), channel, problems).join(prov, on=RESP)
+    user = _user(streams.get("user", []), numbered, problems).join(prov, on=RESP)
     pages = [pair for name in VIDEO_STREAMS for pair in streams.get(name, [])]
-    videos = _videos(sorted(pages, key=lambda pair: pair[0]), prov, channel, problems)
+    videos = _videos(sorted(pages, key=lambda pair: pair[0]), prov, problems)
     frames = {
-        "channel": _channel(user, channel),
-        "content": _content(videos, channel),
-        "content_metrics_daily": videos.pipe(latest, ["content_id", "snapshot_date"]),
-        "channel_metrics_daily": _channel_metrics(user, channel),
+        "channel": _channel(user),
+        "content": _content(videos),
+        "content_metrics_daily": videos.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "channel_metrics_daily": _channel_metrics(user),
     }
-    return TransformResult({t: _finish(t, f, channel) for t, f in frames.items()}, problems)
+    return RunsResult({t: _finish(t, f) for t, f in frames.items()}, numbered.split(problems))
 
 
-def _finish(table: str, frame: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by its key."""
-    frame = frame.with_columns(platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id))
+def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The table's columns, cast to its schema, sorted by run and key; the run position last."""
+    frame = frame.with_columns(platform=pl.lit(PLATFORM))
     columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).sort(KEYS[table])
+    return conform(table, frame.select(columns)).with_columns(frame[SLICE]).sort(SLICE, *KEYS[table])
 
 
 def _ok(body: Any) -> bool:
@@ -103,11 +109,11 @@ def _ok(body: Any) -> bool:
     return isinstance(error, dict) and error.get("code") == "ok"
 
 
-def _user(pages: list[Numbered], channel: ChannelRef, problems: list[str]) -> pl.DataFrame:
+def _user(pages: list[Numbered], runs: NumberedRuns, problems: list[str]) -> pl.DataFrame:
     """The user bodies: handle, name and the three profile counters, one row per response."""
     rows = []
     for number, response in pages:
-        user, error = _user_body(response, channel)
+        user, error = _user_body(response, runs.channel(number))
         if user is None:
             problems.append(error)
             continue
@@ -143,20 +149,16 @@ def _user_row(number: int, user: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _channel(user: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The channel row from the latest user response."""
-    handle = pl.coalesce(pl.col("handle"), pl.lit(channel.handle))
+def _channel(user: pl.DataFrame) -> pl.DataFrame:
+    """Each run's channel row, from its latest user response."""
+    handle = pl.coalesce(pl.col("handle"), pl.col("channel_handle"))
     return user.with_columns(
-        handle=handle,
-        url=pl.concat_str(pl.lit("https://www.tiktok.com/@"), handle),
-        timezone=pl.lit(channel.timezone),
-    ).sort("fetched_at", RESP).tail(1)
+        handle=handle, url=pl.concat_str(pl.lit("https://www.tiktok.com/@"), handle)
+    ).pipe(latest, [SLICE])
 
 
-def _videos(
-    pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
-) -> pl.DataFrame:
-    """Every video observation of the run (list pages and queries), with provenance."""
+def _videos(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
+    """Every video observation of the runs (list pages and queries), with provenance."""
     frame, errors = read_json_pages(pages, _PAGE)
     problems.extend(errors)
     bad = frame.filter(pl.col("error").struct.field("code") != "ok")
@@ -175,14 +177,14 @@ def _videos(
     return items.drop_nulls(["id", "create_time"]).with_columns(
         content_id=pl.col("id"),
         published_at=pl.from_epoch("create_time", time_unit="s").dt.replace_time_zone("UTC"),
-        snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
+        snapshot_date=pl.col("local_date"),
         **{column: pl.col(name) for name, column in _METRICS.items()},
     )
 
 
-def _content(videos: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One content row per video, from its latest observation."""
-    return videos.pipe(latest, ["content_id"]).with_columns(
+def _content(videos: pl.DataFrame) -> pl.DataFrame:
+    """One content row per video and run, from its latest observation."""
+    return videos.pipe(latest, [SLICE, "content_id"]).with_columns(
         content_type=pl.lit("video"),
         title=pl.when(pl.col("title") != "").then(pl.col("title")),
         caption=pl.when(pl.col("video_description") != "").then(pl.col("video_description")),
@@ -191,8 +193,6 @@ def _content(videos: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
     )
 
 
-def _channel_metrics(user: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One snapshot row per local day, from the latest user response of that day."""
-    return user.with_columns(snapshot_date=local_date(pl.col("fetched_at"), channel.timezone)).pipe(
-        latest, ["snapshot_date"]
-    )
+def _channel_metrics(user: pl.DataFrame) -> pl.DataFrame:
+    """One snapshot row per run and local day, from the latest user response of that day."""
+    return user.with_columns(snapshot_date=pl.col("local_date")).pipe(latest, [SLICE, "snapshot_date"])
