@@ -144,7 +144,7 @@ def _tiktok() -> Platform:
 
 def _youtube() -> Platform:
     from connectors.youtube import FetchWindow, open_youtube
-    from transforms.youtube import transform_youtube
+    from transforms.youtube import transform_youtube, transform_youtube_runs
 
     def window(w: Window) -> FetchWindow:
         return FetchWindow(w.media_since, w.media_until)
@@ -166,7 +166,7 @@ def _youtube() -> Platform:
             quota_budget=ctx.settings.quota_units_per_day,
         )
 
-    return Platform("youtube", connect, window, transform_youtube)
+    return Platform("youtube", connect, window, transform_youtube, transform_youtube_runs)
 
 
 def _x() -> Platform:

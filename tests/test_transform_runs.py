@@ -17,6 +17,7 @@ from transforms.common import ChannelRef
 from transforms.instagram import transform_instagram, transform_instagram_runs
 from transforms.runs import SLICE
 from transforms.tiktok import transform_tiktok, transform_tiktok_runs
+from transforms.youtube import transform_youtube, transform_youtube_runs
 
 JAKARTA = ChannelRef("instagram", "17841400000000001", "kotatest")
 AMSTERDAM = ChannelRef("instagram", "17841400000000002", "kotanl", "Europe/Amsterdam")
@@ -255,4 +256,79 @@ def test_several_tiktok_runs_at_once_equal_each_alone() -> None:
     assert together.frames["channel"].select("channel_id", "handle", "timezone").rows() == [
         ("tt-1", "kotatiktok", "Asia/Jakarta"),
         ("tt-2", "kotatiktoknl", "Europe/Amsterdam"),
+    ]
+
+
+YT_JAKARTA = ChannelRef("youtube", "UC-kota", "kota")
+YT_AMSTERDAM = ChannelRef("youtube", "UC-nl", "kotanl", "Europe/Amsterdam")
+
+
+def youtube_channel(channel: ChannelRef, subscribers: str, custom: str | None = None) -> dict[str, Any]:
+    """A channels.list answer about one channel."""
+    snippet = {"title": "Kota"} | ({"customUrl": custom} if custom else {})
+    stats = {"subscriberCount": subscribers, "hiddenSubscriberCount": False, "videoCount": "5"}
+    return {"items": [{"id": channel.channel_id, "snippet": snippet, "statistics": stats}]}
+
+
+def youtube_videos(*videos: tuple[str, str, str]) -> dict[str, Any]:
+    """A videos.list answer: (id, duration, views) triples; an id of '-' has no readable publishedAt."""
+    return {
+        "items": [
+            {
+                "id": vid,
+                "snippet": {"publishedAt": "not a time" if vid == "-" else "2026-11-20T03:15:00Z",
+                            "title": f"Judul {vid}", "description": "#Kota", "liveBroadcastContent": "none"},
+                "contentDetails": {"duration": duration},
+                "statistics": {"viewCount": views, "likeCount": "1"},
+            }
+            for vid, duration, views in videos
+        ]
+    }
+
+
+def youtube_runs() -> list[Run]:
+    """YouTube runs sharing video ids across channels and days, two time zones, every problem kind."""
+    day1, late = "2026-11-26T01:00:00+00:00", "2026-11-26T23:30:00+00:00"
+    a = (
+        Run(YT_JAKARTA, "run-ya")
+        .add("channel", youtube_channel(YT_JAKARTA, "45200", "@kota"), day1)
+        .add("playlist_items", {"items": []}, day1)
+        .add("videos", youtube_videos(("v1", "PT45S", "10"), ("v2", "PT10M", "20")), day1)
+        .add("videos", youtube_videos(("v1", "PT45S", "12")), late)
+        .add("videos", b"[1, 2", day1)
+        .add("captions", {"items": []}, day1)
+    )
+    b = (
+        Run(YT_AMSTERDAM, "run-yb")
+        .add("channel", youtube_channel(YT_JAKARTA, "1"), day1)  # about another channel: a problem
+        .add("channel", youtube_channel(YT_AMSTERDAM, "800"), late)
+        .add("videos", youtube_videos(("v1", "PT45S", "30"), ("-", "PT1M", "1")), late)
+    )
+    twice = youtube_videos(("v1", "PT45S", "40"), ("v1", "PT45S", "41"))  # one page: the later item wins
+    c = Run(YT_JAKARTA, "run-yc").add("videos", twice, late)
+    return [a, b, c]
+
+
+def test_several_youtube_runs_at_once_equal_each_alone() -> None:
+    runs = youtube_runs()
+    together = transform_youtube_runs([(r.responses, r.channel) for r in runs])
+    results = [transform_youtube(r.responses, r.channel) for r in runs]
+    assert together.problems == [r.problems for r in results]
+    assert all(together.problems[:2]), "runs with problems of their own to keep apart"
+    for table in results[0].frames:
+        expected = pl.concat(
+            [r.frames[table].with_columns(pl.lit(i, pl.UInt32).alias(SLICE)) for i, r in enumerate(results)]
+        )
+        assert_frame_equal(together.frames[table], expected, check_row_order=True)
+    facts = together.frames["content_metrics_daily"]
+    assert facts.select(SLICE, "content_id", "snapshot_date", "views").rows() == [
+        (0, "v1", dt.date(2026, 11, 26), 10),
+        (0, "v1", dt.date(2026, 11, 27), 12),
+        (0, "v2", dt.date(2026, 11, 26), 20),
+        (1, "v1", dt.date(2026, 11, 27), 30),
+        (2, "v1", dt.date(2026, 11, 27), 41),
+    ]
+    assert together.frames["channel"].select("channel_id", "handle", "url", "timezone").rows() == [
+        ("UC-kota", "kota", "https://www.youtube.com/channel/UC-kota", "Asia/Jakarta"),
+        ("UC-nl", "kotanl", "https://www.youtube.com/channel/UC-nl", "Europe/Amsterdam"),
     ]

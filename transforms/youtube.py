@@ -20,7 +20,7 @@ duration rule: a landscape upload under the limit also counts as a short.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -32,15 +32,13 @@ from transforms.common import (
     Numbered,
     TransformResult,
     decode_json,
-    group_streams,
     hashtags,
     latest,
-    local_date,
     problem,
-    provenance,
     read_json_pages,
     rfc3339_timestamp,
 )
+from transforms.runs import SLICE, NumberedRuns, RunsResult, number_runs
 from transforms.schemas import KEYS, SCHEMAS, conform
 
 PLATFORM = "youtube"
@@ -79,31 +77,39 @@ _CHANNEL = {
 
 def transform_youtube(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw YouTube responses (arrival order) -> the four common-schema frames."""
-    if channel.platform != PLATFORM:
-        raise ValueError(f"transform_youtube got a {channel.platform!r} channel")
-    streams = group_streams(responses)
-    prov = provenance(pair for pages in streams.values() for pair in pages)
+    result = transform_youtube_runs([(responses, channel)])
+    return TransformResult({t: f.drop(SLICE) for t, f in result.frames.items()}, result.problems[0])
+
+
+def transform_youtube_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+    """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
+    for _, channel in runs:
+        if channel.platform != PLATFORM:
+            raise ValueError(f"transform_youtube got a {channel.platform!r} channel")
+    numbered = number_runs(runs)
+    streams, prov = numbered.streams, numbered.prov
     problems = [
         problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
-        for name, pages in streams.items()
+        for mine in numbered.per_run
+        for name, pages in mine.items()
         if name not in STREAMS
     ]
-    account = _channel_rows(streams.get("channel", []), channel, problems).join(prov, on=RESP)
-    videos = _videos(streams.get("videos", []), prov, channel, problems)
+    account = _channel_rows(streams.get("channel", []), numbered, problems).join(prov, on=RESP)
+    videos = _videos(streams.get("videos", []), prov, problems)
     frames = {
-        "channel": _channel(account, channel),
-        "content": _content(videos, channel),
-        "content_metrics_daily": videos.pipe(latest, ["content_id", "snapshot_date"]),
-        "channel_metrics_daily": _channel_metrics(account, channel),
+        "channel": _channel(account),
+        "content": _content(videos),
+        "content_metrics_daily": videos.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "channel_metrics_daily": _channel_metrics(account),
     }
-    return TransformResult({t: _finish(t, f, channel) for t, f in frames.items()}, problems)
+    return RunsResult({t: _finish(t, f) for t, f in frames.items()}, numbered.split(problems))
 
 
-def _finish(table: str, frame: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by its key."""
-    frame = frame.with_columns(platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id))
+def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The table's columns, cast to its schema, sorted by run and key; the run position last."""
+    frame = frame.with_columns(platform=pl.lit(PLATFORM))
     columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).sort(KEYS[table])
+    return conform(table, frame.select(columns)).with_columns(frame[SLICE]).sort(SLICE, *KEYS[table])
 
 
 def _count(value: Any) -> int | None:
@@ -115,10 +121,11 @@ def _count(value: Any) -> int | None:
     return None
 
 
-def _channel_rows(pages: list[Numbered], channel: ChannelRef, problems: list[str]) -> pl.DataFrame:
+def _channel_rows(pages: list[Numbered], runs: NumberedRuns, problems: list[str]) -> pl.DataFrame:
     """The channel items of every channels.list answer: handle, title and two counters."""
     rows = []
     for number, response in pages:
+        channel = runs.channel(number)
         body, error = decode_json(response)
         items = body.get("items") if isinstance(body, dict) else None
         mine = [i for i in items or [] if isinstance(i, dict) and i.get("id") == channel.channel_id]
@@ -147,34 +154,28 @@ def _channel_fields(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _channel(account: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The channel row from the latest channel answer."""
+def _channel(account: pl.DataFrame) -> pl.DataFrame:
+    """Each run's channel row, from its latest channel answer."""
     return account.with_columns(
-        channel_id=pl.lit(channel.channel_id),
-        handle=pl.coalesce(pl.col("handle"), pl.lit(channel.handle)),
-        url=pl.lit(f"https://www.youtube.com/channel/{channel.channel_id}"),
-        timezone=pl.lit(channel.timezone),
-    ).pipe(latest, ["channel_id"])
+        handle=pl.coalesce(pl.col("handle"), pl.col("channel_handle")),
+        url=pl.lit("https://www.youtube.com/channel/") + pl.col("channel_id"),
+    ).pipe(latest, [SLICE, "channel_id"])
 
 
-def _channel_metrics(account: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One snapshot per local day: the day's latest subscriber and video counts."""
-    return account.with_columns(snapshot_date=local_date(pl.col("fetched_at"), channel.timezone)).pipe(
-        latest, ["snapshot_date"]
-    )
+def _channel_metrics(account: pl.DataFrame) -> pl.DataFrame:
+    """One snapshot per run and local day: the day's latest subscriber and video counts."""
+    return account.with_columns(snapshot_date=pl.col("local_date")).pipe(latest, [SLICE, "snapshot_date"])
 
 
-def _videos(
-    pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
-) -> pl.DataFrame:
-    """Every video observation of the run: fields, counters, type and provenance."""
+def _videos(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
+    """Every video observation of the runs: fields, counters, type and provenance."""
     frame, errors = read_json_pages(pages, _VIDEOS_PAGE)
     problems.extend(errors)
     items = frame.explode("items").unnest("items").drop_nulls("id").join(prov, on=RESP)
     items = items.unnest("snippet", "contentDetails", "statistics").with_columns(
         content_id=pl.col("id"),
         published_at=rfc3339_timestamp(pl.col("publishedAt")),
-        snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
+        snapshot_date=pl.col("local_date"),
         views=pl.col("viewCount").cast(pl.Int64(), strict=False),
         likes=pl.col("likeCount").cast(pl.Int64(), strict=False),
         comments=pl.col("commentCount").cast(pl.Int64(), strict=False),
@@ -212,12 +213,12 @@ def content_type(duration: pl.Expr, published_at: pl.Expr, live: pl.Expr) -> pl.
     )
 
 
-def _content(videos: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One content row per video, from its latest observation."""
+def _content(videos: pl.DataFrame) -> pl.DataFrame:
+    """One content row per video and run, from its latest observation."""
     kind = content_type(pl.col("duration"), pl.col("published_at"), pl.col("liveBroadcastContent"))
     text = pl.concat_str([pl.col("title"), pl.col("description")], separator="\n", ignore_nulls=True)
     return (
-        videos.pipe(latest, ["content_id"])
+        videos.pipe(latest, [SLICE, "content_id"])
         .with_columns(content_type=kind, media_type=pl.lit("VIDEO"), caption=pl.col("description"))
         .with_columns(
             url=pl.when(pl.col("content_type") == "short")
