@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Text, cast, func, insert, inspect, select, text
 
 from transforms.schemas import SCHEMAS
+from warehouse import merge
 from warehouse.engine import WarehouseURLError, begin_write, make_engine
 from warehouse.load import (
     AuditInfo,
@@ -238,7 +239,11 @@ def test_upgrade_to_0003_keeps_the_facts_and_drops_their_foreign_key(warehouse_u
         eng.dispose()
 
 
-def test_facts_without_their_content_are_refused_naming_them(engine: Engine) -> None:
+@pytest.mark.parametrize("ratio", [float("inf"), float("-inf")], ids=["join", "lookup"])
+def test_facts_without_their_content_are_refused_naming_them(
+    engine: Engine, ratio: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(merge, "LOOKUP_RATIO", ratio)  # content found by hash join or by key lookups
     load_batch(engine, batch(), audit())
     before = dump(engine)
     orphans = [cmd_row(f"gone-{i}", at=T2, run="run-2") for i in range(6)]

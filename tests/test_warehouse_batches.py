@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import Engine, Text, cast, select, text
 
 from transforms.schemas import SCHEMAS, TABLE_ORDER
+from warehouse import merge
 from warehouse.engine import begin_write, make_engine
 from warehouse.load import AuditInfo, channel_lock_key, load_batch, load_runs, lock_channels
 from warehouse.merge import changing_rows, table_frame, upsert_table
@@ -36,6 +37,13 @@ CHANNELS = ("17841400000000001", "17841400000000002")
 DAYS = (dt.date(2025, 3, 1), dt.date(2025, 3, 2))
 TABLES = ("channel", "content", "channel_metrics_daily", "content_metrics_daily")
 RUNS = 7
+
+
+@pytest.fixture(params=["join", "lookup"])
+def found_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Stored rows found by hash join or by key lookups (``merge.by_lookup``), whatever the sizes."""
+    monkeypatch.setattr(merge, "LOOKUP_RATIO", float("inf") if request.param == "join" else float("-inf"))
+    return str(request.param)
 
 
 @pytest.fixture
@@ -158,7 +166,7 @@ def _audit_counts(engine: Engine) -> list[tuple[Any, ...]]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_batch_of_runs_loads_as_its_runs_would_one_by_one(
-    engines: tuple[Engine, Engine], seed: int
+    engines: tuple[Engine, Engine], seed: int, found_by: str
 ) -> None:
     one_by_one, batched = engines
     earlier, later = _runs(seed), _runs(seed + 100)
@@ -185,7 +193,7 @@ def test_runs_merge_in_the_order_of_their_first_rows(engines: tuple[Engine, Engi
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_leaving_out_unchanged_keys_merges_as_the_whole_merge(
-    engines: tuple[Engine, Engine], seed: int
+    engines: tuple[Engine, Engine], seed: int, found_by: str
 ) -> None:
     """The unchanged-rows check (PostgreSQL) drops only keys whose merge would change nothing."""
     whole, checked = engines
@@ -225,7 +233,7 @@ def _content(captions: tuple[str | None, ...], run: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SCHEMAS["content"])
 
 
-def test_the_unchanged_check_compares_stored_text_by_md5(pg_url: str) -> None:
+def test_the_unchanged_check_compares_stored_text_by_md5(pg_url: str, found_by: str) -> None:
     """Tricky stored captions compare equal to themselves; a changed caption or a new key is kept."""
     upgrade(pg_url)
     engine = make_engine(pg_url)
@@ -275,7 +283,7 @@ def test_loads_of_one_channel_follow_one_another(pg_url: str) -> None:
     engine.dispose()
 
 
-def test_a_load_locks_the_content_its_facts_refer_to(pg_url: str) -> None:
+def test_a_load_locks_the_content_its_facts_refer_to(pg_url: str, found_by: str) -> None:
     """Until a load commits, the content rows its daily facts refer to cannot be deleted (no foreign
     key guards them: the load's check does, under this lock)."""
     upgrade(pg_url)

@@ -60,6 +60,8 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -74,6 +76,10 @@ WAVE = "_wave"  # a staged row's wave: the rank of its run among the runs holdin
 SOURCE = "_source"  # a staged row's source: its (fetched_at, run_id, raw_file)
 PROVENANCE = tuple(PROVENANCE_COLUMNS)  # the columns a staged row takes from its source
 MERGE_WORK_MEM = "64MB"  # a wave's key-order sort of a 64 MiB batch, in memory rather than spilled
+# A stored table this many times larger than the rows a statement looks for is searched by key
+# lookups, not hash-joined whole (``by_lookup``).
+LOOKUP_RATIO = 4.0
+_RELTUPLES = text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)")
 
 Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
@@ -124,22 +130,48 @@ def check_references(conn: Connection, table: Table, staged: Table, rows: pl.Dat
     A reference in ``CHECKED_REFERENCES`` has no foreign key: the count of referred rows found
     must equal the staged rows' distinct references, else ``MissingReferenceError`` names the
     missing ones and the transaction rolls back. SQLite (one writer at a time) only counts the
-    checked references.
+    checked references, looking each up by key.
     """
     postgres = conn.dialect.name == "postgresql"
     for referred, pairs in _references(table, staged):
         checked = CHECKED_REFERENCES.get(table.name, ("", ()))[0] == referred.name
         if not (postgres or checked):
             continue
-        wanted: Select[Any] = select(literal_column("1")).where(*(mine == theirs for mine, theirs in pairs))
-        one: ColumnElement[Any] = literal_column("1").label("one")
-        found: Select[Any] = select(one).select_from(referred).where(wanted.exists())
-        if postgres:
-            found = found.with_for_update(read=True, key_share=True, of=referred)
-        count = conn.execute(select(func.count()).select_from(found.subquery())).scalar_one()
         names = [mine.name for mine, _ in pairs]
-        if checked and count < rows.select(names).n_unique():
+        distinct = rows.select(names).n_unique()
+        wanted = select(*(mine for mine, _ in pairs)).distinct().subquery("wanted")
+        match = [wanted.c[mine.name] == theirs for mine, theirs in pairs]
+        one: ColumnElement[Any] = literal_column("1")
+        query: Select[Any]
+        if postgres and by_lookup(conn, referred, distinct):
+            # A locking subquery is never flattened into a join: each reference is one key lookup.
+            lookup = select(one.label("one")).select_from(referred).where(*match)
+            locked = lookup.with_for_update(read=True, key_share=True, of=referred).lateral("locked")
+            query = select(func.count()).select_from(wanted.join(locked, true()))
+        elif postgres:
+            staged_has = select(one).select_from(wanted).where(*match).exists()
+            found = select(one.label("one")).select_from(referred).where(staged_has)
+            locked_rows = found.with_for_update(read=True, key_share=True, of=referred).subquery()
+            query = select(func.count()).select_from(locked_rows)
+        else:
+            exists = select(one).select_from(referred).where(*match).exists()
+            query = select(func.count()).select_from(wanted).where(exists)
+        count = conn.execute(query).scalar_one()
+        if checked and count < distinct:
             raise MissingReferenceError(_missing(conn, table, referred, pairs))
+
+
+def by_lookup(conn: Connection, stored: Table, wanted: int) -> bool:
+    """PostgreSQL: whether to find ``wanted`` rows of ``stored`` by one key lookup each rather
+    than by a hash join, which reads the whole table.
+
+    The planner's cost model prefers the hash join far past the point where the lookups are
+    cheaper on a cached table, and a batch's rows are a shrinking part of a growing table;
+    so the choice is made here from the table's row estimate (``pg_class.reltuples``, -1 before
+    its first analyse: a join).
+    """
+    estimate = conn.execute(_RELTUPLES, {"name": stored.name}).scalar_one()
+    return float(estimate) > LOOKUP_RATIO * wanted
 
 
 def _references(table: Table, staged: Table) -> list[tuple[Table, list[tuple[Any, Any]]]]:
@@ -187,10 +219,21 @@ def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> pl.DataF
     digests = {f"{c}{DIGEST}": _md5(values[c]) for c in long}
     slim = values.select(*keys, *short).with_columns(**digests)
     staged = bulk.stage(conn, name + DIGEST, table, slim, types=dict.fromkeys(digests, String()))
-    stored = table.alias("stored")
+    alias = table.alias("stored")
+    same_key = [alias.c[k] == staged.c[k] for k in keys]
+    stored: Any
+    if by_lookup(conn, table, slim.height):
+        # A subquery with LIMIT is not flattened into a join: one key lookup per staged row.
+        wanted = [alias.c[c] for c in (*keys, *short)] + [func.md5(alias.c[c]).label(c) for c in long]
+        stored = select(*wanted).where(*same_key).limit(1).lateral("stored")
+        joined = staged.outerjoin(stored, true())
+        digest_of = {c: stored.c[c] for c in long}
+    else:
+        stored = alias
+        joined = staged.outerjoin(stored, and_(*same_key))
+        digest_of = {c: func.md5(stored.c[c]) for c in long}
     differs = [staged.c[c].is_distinct_from(stored.c[c]) for c in short]
-    differs += [staged.c[f"{c}{DIGEST}"].is_distinct_from(func.md5(stored.c[c])) for c in long]
-    joined = staged.outerjoin(stored, and_(*(stored.c[k] == staged.c[k] for k in keys)))
+    differs += [staged.c[f"{c}{DIGEST}"].is_distinct_from(digest_of[c]) for c in long]
     query = (
         select(*(staged.c[k] for k in keys))
         .select_from(joined)
