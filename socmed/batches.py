@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import gzip
+import itertools
 import json
 import time
 from collections import Counter
@@ -150,9 +152,11 @@ def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> 
         for p, found in zip(batch.slices, result.problems, strict=True)
     ]
     joined = result.frames
-    clock.time("parquet", lambda: _write_zone(data_dir, batch, joined, outcomes, "parquet"))
+    del result  # the frames are let go once validated (``results`` holds what is kept of them)
+    clock.time("parquet", functools.partial(_write_zone, data_dir, batch, joined, outcomes, "parquet"))
     now = max(_fetched_at(m) for piece in batch.slices for m in piece.metas)
-    results = clock.time("validate", lambda: validate_batch(joined, now, per_run=True))
+    results = clock.time("validate", functools.partial(validate_batch, joined, now, per_run=True))
+    del joined
     mine = _slice_results(results, len(outcomes))
     quarantine = {t: r.quarantined for t, r in results.items() if r.quarantined.height}
     clock.time("parquet", lambda: _write_zone(data_dir, batch, quarantine, outcomes, "quarantine"))
@@ -193,8 +197,13 @@ def transform_slices(slices: list[tuple[list[StoredResponse], ChannelSettings]])
         for position, mine in zip(positions, found.problems, strict=True):
             problems[position] = mine
     tables = dict.fromkeys(t for found in frames for t in found)
-    joined = {t: pl.concat([f[t] for f in frames if t in f]).sort(SLICE, maintain_order=True) for t in tables}
+    joined = {t: _in_slice_order(pl.concat([f[t] for f in frames if t in f])) for t in tables}
     return RunsResult(joined, problems)
+
+
+def _in_slice_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame's rows by ``SLICE``, in order within a slice (as is, without a copy, if already so)."""
+    return frame if frame[SLICE].is_sorted() else frame.sort(SLICE, maintain_order=True)
 
 
 def _one_by_one(platform: Platform, runs: Sequence[RunInput]) -> RunsResult:
@@ -261,7 +270,16 @@ def _slice_results(results: dict[str, ValidationResult], count: int) -> list[dic
 
 
 def _by_slice(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
-    """The frame's rows of each slice, in order and without ``SLICE`` (empty for a slice without rows)."""
+    """The frame's rows of each slice, in order and without ``SLICE`` (empty for a slice without rows).
+
+    A frame in slice order (as the batch's frames are) is cut into ranges, which share the
+    frame's memory; any other is partitioned (copied).
+    """
+    slices = frame[SLICE]
+    if slices.is_sorted():
+        bounds = slices.search_sorted(pl.Series(range(count + 1), dtype=slices.dtype), side="left").to_list()
+        rest = frame.drop(SLICE)
+        return [rest.slice(start, end - start) for start, end in itertools.pairwise(bounds)]
     parts = {int(key[0]): part.drop(SLICE) for key, part in frame.partition_by(SLICE, as_dict=True).items()}  # type: ignore[call-overload]
     empty = frame.clear().drop(SLICE)
     return [parts.get(index, empty) for index in range(count)]

@@ -60,6 +60,7 @@ class _Page(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_Page)
+_CHUNK_ROWS = 4096  # decoded items turned into a frame at a time (``decode_media_pages``)
 ITEM_FIELDS = {
     "id": pl.Utf8(),
     "caption": pl.Utf8(),
@@ -80,11 +81,15 @@ def insight_column(name: str) -> str:
 def decode_media_pages(
     pages: Sequence[Numbered], insight_names: Iterable[str]
 ) -> tuple[pl.DataFrame, list[Numbered]]:
-    """Items of the pages that decode strictly, one row each with ``_resp``; the pages that do not."""
+    """Items of the pages that decode strictly, one row each with ``_resp``; the pages that do not.
+
+    The items become columns ``_CHUNK_ROWS`` at a time: the decoded Python values (captions
+    above all) live only until their chunk is a frame, not for the whole batch.
+    """
     names = tuple(dict.fromkeys(insight_names))
-    columns: dict[str, list[object]] = {
-        name: [] for name in (RESP, *ITEM_FIELDS, *map(insight_column, names))
-    }
+    schema = {RESP: pl.Int64(), **ITEM_FIELDS, **{insight_column(n): pl.Int64() for n in names}}
+    chunks: list[pl.DataFrame] = []
+    columns: dict[str, list[object]] = {name: [] for name in schema}
     rejected: list[Numbered] = []
     for number, response in pages:
         try:
@@ -93,8 +98,12 @@ def decode_media_pages(
             rejected.append((number, response))
             continue
         _add_items(columns, number, items, names)
-    schema = {RESP: pl.Int64(), **ITEM_FIELDS, **{insight_column(n): pl.Int64() for n in names}}
-    return pl.DataFrame(columns, schema=schema), rejected
+        if len(columns[RESP]) >= _CHUNK_ROWS:
+            chunks.append(pl.DataFrame(columns, schema=schema))
+            columns = {name: [] for name in schema}
+    if columns[RESP] or not chunks:
+        chunks.append(pl.DataFrame(columns, schema=schema))
+    return pl.concat(chunks) if len(chunks) > 1 else chunks[0], rejected
 
 
 def _add_items(

@@ -165,13 +165,13 @@ def _cascade(
 def _split(table: str, frame: pl.DataFrame, reasons: pl.Series, failures: dict[str, int]) -> ValidationResult:
     """Split the frame on the reasons series; input order is kept in both parts."""
     marked = frame.with_columns(reasons.alias(REASON))
-    failed = pl.col(REASON).is_not_null()
+    if reasons.null_count() == frame.height:  # every row passed: the frame itself, not a copy
+        good, quarantined = frame, marked.clear()
+    else:
+        failed = pl.col(REASON).is_not_null()
+        good, quarantined = marked.filter(~failed).drop(REASON), marked.filter(failed)
     result = ValidationResult(
-        table=table,
-        good=marked.filter(~failed).drop(REASON),
-        quarantined=marked.filter(failed),
-        failures=failures,
-        rows_in=frame.height,
+        table=table, good=good, quarantined=quarantined, failures=failures, rows_in=frame.height
     )
     if failures:
         log.warning(
