@@ -44,6 +44,7 @@ from validation.validate import (
 from warehouse.load import AuditInfo, load_runs, record_failed_load
 
 DEFAULT_BATCH_BYTES = 96 * 1024 * 1024
+FIRST_SHARE = 4  # the first batch's budget is a quarter of the others' (``plan_batches``)
 # Streams a run may be cut before; a platform not listed here is never cut inside a run.
 CUT_BEFORE = {"instagram": frozenset({"account", "media", "account_insights"})}
 _WRITERS = 8  # Parquet files written at once: their fsyncs share journal commits
@@ -79,19 +80,28 @@ class Batch:
     slices: tuple[Slice, ...]
 
 
-def plan_batches(runs: Iterable[Path], max_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[Batch]:
-    """Batches of slices in arrival order, each within ``max_bytes`` unless one slice is larger."""
+def plan_batches(
+    runs: Iterable[Path], max_bytes: int = DEFAULT_BATCH_BYTES, first_bytes: int | None = None
+) -> Iterator[Batch]:
+    """Batches of slices in arrival order, each within its budget unless one slice is larger.
+
+    The first batch's budget is ``first_bytes`` (default: ``max_bytes // FIRST_SHARE``). Nothing
+    overlaps its preparation (batch n loads while batch n+1 is prepared), so a small first
+    batch starts the loads sooner. Two slices of one run never share a batch.
+    """
+    budget = max_bytes // FIRST_SHARE if first_bytes is None else first_bytes
     pending: list[Slice] = []
-    number = 0
+    seen: set[Path] = set()
+    size = number = 0
     for run_dir in runs:
         for piece in run_slices(run_dir, max_bytes):
-            size = sum(s.body_bytes for s in pending)
-            same_run = any(s.run_dir == piece.run_dir for s in pending)
-            if pending and (size + piece.body_bytes > max_bytes or same_run):
+            if pending and (size + piece.body_bytes > budget or piece.run_dir in seen):
                 number += 1
                 yield Batch(number, tuple(pending))
-                pending = []
+                pending, size, seen, budget = [], 0, set(), max_bytes
             pending.append(piece)
+            size += piece.body_bytes
+            seen.add(piece.run_dir)
     if pending:
         yield Batch(number + 1, tuple(pending))
 
