@@ -79,7 +79,6 @@ MERGE_WORK_MEM = "64MB"  # a wave's key-order sort of a 64 MiB batch, in memory 
 # A stored table this many times larger than the rows a statement looks for is searched by key
 # lookups, not hash-joined whole (``by_lookup``).
 LOOKUP_RATIO = 4.0
-_RELTUPLES = text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)")
 
 Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
@@ -166,12 +165,13 @@ def by_lookup(conn: Connection, stored: Table, wanted: int) -> bool:
     than by a hash join, which reads the whole table.
 
     The planner's cost model prefers the hash join far past the point where the lookups are
-    cheaper on a cached table, and a batch's rows are a shrinking part of a growing table;
-    so the choice is made here from the table's row estimate (``pg_class.reltuples``, -1 before
-    its first analyse: a join).
+    cheaper on a cached table, and a batch's rows are a shrinking part of a growing table; so
+    the choice is made here, from the planner's own estimate of the table's rows (``EXPLAIN``:
+    its statistics scaled to the table's current size, or a guess from the size before the
+    table's first analyse, which a first backfill may not see for minutes).
     """
-    estimate = conn.execute(_RELTUPLES, {"name": stored.name}).scalar_one()
-    return float(estimate) > LOOKUP_RATIO * wanted
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {stored.name}")).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"]) > LOOKUP_RATIO * wanted
 
 
 def _references(table: Table, staged: Table) -> list[tuple[Table, list[tuple[Any, Any]]]]:
