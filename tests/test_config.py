@@ -96,3 +96,12 @@ def test_missing_token_variable_is_named(tmp_path: Path, monkeypatch: pytest.Mon
 def test_bad_date_names_option() -> None:
     with pytest.raises(ConfigError, match=r"--since: bad date '2026-13-01' \(expected YYYY-MM-DD\)"):
         parse_date("2026-13-01", "--since")
+
+
+def test_the_example_configuration_loads_with_every_section() -> None:
+    example = Path(__file__).resolve().parents[1] / "socmed.example.toml"
+    settings = load_settings(example)
+    assert [c.platform for c in settings.channels] == ["instagram", "instagram", "website", "manual"]
+    assert settings.campaigns[0].hashtags == ["carfreeday", "cfdtangerang"]
+    assert (settings.webhooks.port, settings.notifications.url_env) == (8780, "SOCMED_NOTIFY_URL")
+    assert settings.housekeeping.raw_retention_days is None
