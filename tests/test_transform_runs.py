@@ -13,9 +13,9 @@ from socmed.batches import transform_slices
 from socmed.config import ChannelSettings
 from socmed.rawzone import StoredResponse
 from tests.test_transforms_instagram import insights, media, page
-from transforms.common import ChannelRef
+from transforms.common import ChannelRef, TransformResult
 from transforms.instagram import transform_instagram, transform_instagram_runs
-from transforms.runs import SLICE
+from transforms.runs import SLICE, RunsResult
 from transforms.tiktok import transform_tiktok, transform_tiktok_runs
 from transforms.youtube import transform_youtube, transform_youtube_runs
 
@@ -182,6 +182,17 @@ def test_a_batch_of_several_platforms_keeps_positions_and_problems() -> None:
     assert together.frames["content"][SLICE].is_sorted()
 
 
+def assert_each_as_alone(together: RunsResult, results: list[TransformResult]) -> None:
+    """A several-run result equals the runs' results alone, frames tagged with the run's position."""
+    assert together.problems == [r.problems for r in results]
+    assert all(together.problems[:2]), "runs with problems of their own to keep apart"
+    for table in results[0].frames:
+        expected = pl.concat(
+            [r.frames[table].with_columns(pl.lit(i, pl.UInt32).alias(SLICE)) for i, r in enumerate(results)]
+        )
+        assert_frame_equal(together.frames[table], expected, check_row_order=True)
+
+
 TT_JAKARTA = ChannelRef("tiktok", "tt-1", "kotatiktok")
 TT_AMSTERDAM = ChannelRef("tiktok", "tt-2", "kotatiktoknl", "Europe/Amsterdam")
 
@@ -236,14 +247,7 @@ def tiktok_runs() -> list[Run]:
 def test_several_tiktok_runs_at_once_equal_each_alone() -> None:
     runs = tiktok_runs()
     together = transform_tiktok_runs([(r.responses, r.channel) for r in runs])
-    results = [transform_tiktok(r.responses, r.channel) for r in runs]
-    assert together.problems == [r.problems for r in results]
-    assert all(together.problems[:2]), "runs with problems of their own to keep apart"
-    for table in results[0].frames:
-        expected = pl.concat(
-            [r.frames[table].with_columns(pl.lit(i, pl.UInt32).alias(SLICE)) for i, r in enumerate(results)]
-        )
-        assert_frame_equal(together.frames[table], expected, check_row_order=True)
+    assert_each_as_alone(together, [transform_tiktok(r.responses, r.channel) for r in runs])
     facts = together.frames["content_metrics_daily"]
     assert facts.select(SLICE, "content_id", "snapshot_date", "views").rows() == [
         (0, "7001", dt.date(2026, 11, 26), 10),
@@ -312,14 +316,7 @@ def youtube_runs() -> list[Run]:
 def test_several_youtube_runs_at_once_equal_each_alone() -> None:
     runs = youtube_runs()
     together = transform_youtube_runs([(r.responses, r.channel) for r in runs])
-    results = [transform_youtube(r.responses, r.channel) for r in runs]
-    assert together.problems == [r.problems for r in results]
-    assert all(together.problems[:2]), "runs with problems of their own to keep apart"
-    for table in results[0].frames:
-        expected = pl.concat(
-            [r.frames[table].with_columns(pl.lit(i, pl.UInt32).alias(SLICE)) for i, r in enumerate(results)]
-        )
-        assert_frame_equal(together.frames[table], expected, check_row_order=True)
+    assert_each_as_alone(together, [transform_youtube(r.responses, r.channel) for r in runs])
     facts = together.frames["content_metrics_daily"]
     assert facts.select(SLICE, "content_id", "snapshot_date", "views").rows() == [
         (0, "v1", dt.date(2026, 11, 26), 10),

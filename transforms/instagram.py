@@ -51,8 +51,8 @@ from transforms.instagram_insights import (
     media_lookups,
     orphan_problems,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, number_runs
-from transforms.schemas import KEYS, METRIC_COLUMNS, SCHEMAS, conform
+from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
+from transforms.schemas import KEYS, METRIC_COLUMNS
 
 PLATFORM = "instagram"
 STREAMS = ("account", "media", "media_insights", "media_insights_multi", "account_insights")
@@ -79,18 +79,14 @@ _DAILY_OUT = {RESP: pl.Int64(), "snapshot_date": pl.Date(), "views": pl.Int64(),
 
 def transform_instagram(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw Instagram responses (arrival order) -> the four common-schema frames."""
-    result = transform_instagram_runs([(responses, channel)])
-    return TransformResult({t: f.drop(SLICE) for t, f in result.frames.items()}, result.problems[0])
+    return one_run(transform_instagram_runs, responses, channel)
 
 
 def transform_instagram_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
-    for _, channel in runs:
-        if channel.platform != PLATFORM:
-            raise ValueError(f"transform_instagram got a {channel.platform!r} channel")
-    numbered = number_runs(runs)
+    numbered = numbered_for(PLATFORM, runs)
     streams, prov = _merge_stories(numbered.streams), numbered.prov
-    problems = [p for mine in numbered.per_run for p in _unhandled_streams(_merge_stories(mine))]
+    problems = [p for mine in numbered.per_run for p in unhandled_streams(_merge_stories(mine), STREAMS)]
     account = _account(streams.get("account", []), numbered, problems).join(prov, on=RESP)
     media = _media(streams.get("media", []), prov, problems)
     insights = pl.concat([
@@ -104,13 +100,7 @@ def transform_instagram_runs(runs: Sequence[tuple[Iterable[StoredResponse], Chan
         "content_metrics_daily": _content_metrics(media, insights, problems),
         "channel_metrics_daily": _channel_metrics(account, daily),
     }
-    return RunsResult({t: _finish(t, f) for t, f in frames.items()}, numbered.split(problems))
-
-
-def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by run and key; the run position last."""
-    columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).with_columns(frame[SLICE]).sort(SLICE, *KEYS[table])
+    return RunsResult({t: finish(t, f) for t, f in frames.items()}, numbered.split(problems))
 
 
 def _merge_stories(streams: dict[str, list[Numbered]]) -> dict[str, list[Numbered]]:
@@ -119,15 +109,6 @@ def _merge_stories(streams: dict[str, list[Numbered]]) -> dict[str, list[Numbere
     for story, into in STORY_STREAMS.items():
         merged.setdefault(into, []).extend(streams.get(story, []))
     return merged
-
-
-def _unhandled_streams(streams: Mapping[str, list[Numbered]]) -> list[str]:
-    """One problem per stream this transform does not read."""
-    return [
-        problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
-        for name, pages in streams.items()
-        if name not in STREAMS
-    ]
 
 
 def _text(value: Any) -> str | None:

@@ -8,14 +8,23 @@ position), and each run keeps its own problems.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from socmed.rawzone import StoredResponse
-from transforms.common import ChannelRef, Numbered, as_utc, group_streams, provenance
+from transforms.common import (
+    ChannelRef,
+    Numbered,
+    TransformResult,
+    as_utc,
+    group_streams,
+    problem,
+    provenance,
+)
+from transforms.schemas import KEYS, SCHEMAS, conform
 
 SLICE = "__slice"  # which run of a several-run transform a row came from (0, 1, ...)
 
@@ -84,3 +93,45 @@ def _run_provenance(
         pl.Series("timezone", [c.timezone for c in runs], dtype=pl.Utf8()),
         pl.Series("local_date", days, dtype=pl.Date()),
     )
+
+
+RunsTransform = Callable[[Sequence[tuple[Iterable[StoredResponse], ChannelRef]]], RunsResult]
+
+
+def one_run(
+    transform: RunsTransform, responses: Iterable[StoredResponse], channel: ChannelRef
+) -> TransformResult:
+    """A several-run transform applied to one run: its frames without ``SLICE``, its problems."""
+    result = transform([(responses, channel)])
+    return TransformResult({t: f.drop(SLICE) for t, f in result.frames.items()}, result.problems[0])
+
+
+def numbered_for(
+    platform: str, runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]
+) -> NumberedRuns:
+    """The runs numbered in one sequence; ValueError for a channel of another platform."""
+    for _, channel in runs:
+        if channel.platform != platform:
+            raise ValueError(f"transform_{platform} got a {channel.platform!r} channel")
+    return number_runs(runs)
+
+
+def unhandled_streams(streams: Mapping[str, list[Numbered]], handled: Iterable[str]) -> list[str]:
+    """One problem per stream of a run that its transform does not read."""
+    read = set(handled)
+    return [
+        problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
+        for name, pages in streams.items()
+        if name not in read
+    ]
+
+
+def finish(table: str, frame: pl.DataFrame, platform: str | None = None) -> pl.DataFrame:
+    """The table's columns, cast to its schema, sorted by run and key; the run position last.
+
+    With ``platform``, every row gets it (transforms whose frames do not carry it).
+    """
+    if platform is not None:
+        frame = frame.with_columns(platform=pl.lit(platform))
+    columns = [name for name in SCHEMAS[table] if name in frame.columns]
+    return conform(table, frame.select(columns)).with_columns(frame[SLICE]).sort(SLICE, *KEYS[table])

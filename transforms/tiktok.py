@@ -35,8 +35,7 @@ from transforms.common import (
     problem,
     read_json_pages,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, number_runs
-from transforms.schemas import KEYS, SCHEMAS, conform
+from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
 
 PLATFORM = "tiktok"
 VIDEO_STREAMS = ("videos", "video_query")
@@ -67,23 +66,15 @@ _METRICS = {"view_count": "views", "like_count": "likes", "comment_count": "comm
 
 def transform_tiktok(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw TikTok responses (arrival order) -> the four common-schema frames."""
-    result = transform_tiktok_runs([(responses, channel)])
-    return TransformResult({t: f.drop(SLICE) for t, f in result.frames.items()}, result.problems[0])
+    return one_run(transform_tiktok_runs, responses, channel)
 
 
 def transform_tiktok_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
-    for _, channel in runs:
-        if channel.platform != PLATFORM:
-            raise ValueError(f"transform_tiktok got a {channel.platform!r} channel")
-    numbered = number_runs(runs)
+    numbered = numbered_for(PLATFORM, runs)
     streams, prov = numbered.streams, numbered.prov
-    problems = [
-        problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
-        for mine in numbered.per_run
-        for name, pages in mine.items()
-        if name not in ("user", *VIDEO_STREAMS, *IGNORED)
-    ]
+    handled = ("user", *VIDEO_STREAMS, *IGNORED)
+    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, handled)]
     user = _user(streams.get("user", []), numbered, problems).join(prov, on=RESP)
     pages = [pair for name in VIDEO_STREAMS for pair in streams.get(name, [])]
     videos = _videos(sorted(pages, key=lambda pair: pair[0]), prov, problems)
@@ -93,14 +84,7 @@ def transform_tiktok_runs(runs: Sequence[tuple[Iterable[StoredResponse], Channel
         "content_metrics_daily": videos.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
         "channel_metrics_daily": _channel_metrics(user),
     }
-    return RunsResult({t: _finish(t, f) for t, f in frames.items()}, numbered.split(problems))
-
-
-def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by run and key; the run position last."""
-    frame = frame.with_columns(platform=pl.lit(PLATFORM))
-    columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).with_columns(frame[SLICE]).sort(SLICE, *KEYS[table])
+    return RunsResult({t: finish(t, f, PLATFORM) for t, f in frames.items()}, numbered.split(problems))
 
 
 def _ok(body: Any) -> bool:
