@@ -88,7 +88,7 @@ def _instagram() -> Platform:
 
 def _facebook() -> Platform:
     from connectors.facebook import ALL_STREAMS, FetchWindow, open_facebook
-    from transforms.facebook import transform_facebook
+    from transforms.facebook import transform_facebook, transform_facebook_runs
 
     def window(w: Window) -> FetchWindow:
         streams = frozenset(w.streams) if w.streams else ALL_STREAMS
@@ -107,7 +107,7 @@ def _facebook() -> Platform:
             timeout=ctx.timeout,
         )
 
-    return Platform("facebook", connect, window, transform_facebook)
+    return Platform("facebook", connect, window, transform_facebook, transform_facebook_runs)
 
 
 def _tiktok() -> Platform:

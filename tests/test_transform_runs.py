@@ -14,6 +14,7 @@ from socmed.config import ChannelSettings
 from socmed.rawzone import StoredResponse
 from tests.test_transforms_instagram import insights, media, page
 from transforms.common import ChannelRef, TransformResult
+from transforms.facebook import transform_facebook, transform_facebook_runs
 from transforms.instagram import transform_instagram, transform_instagram_runs
 from transforms.runs import SLICE, RunsResult
 from transforms.tiktok import transform_tiktok, transform_tiktok_runs
@@ -328,4 +329,80 @@ def test_several_youtube_runs_at_once_equal_each_alone() -> None:
     assert together.frames["channel"].select("channel_id", "handle", "url", "timezone").rows() == [
         ("UC-kota", "kota", "https://www.youtube.com/channel/UC-kota", "Asia/Jakarta"),
         ("UC-nl", "kotanl", "https://www.youtube.com/channel/UC-nl", "Europe/Amsterdam"),
+    ]
+
+
+FB_JAKARTA = ChannelRef("facebook", "1049001", "PemkotTangerang")
+FB_AMSTERDAM = ChannelRef("facebook", "1049002", "GemeenteNL", "Europe/Amsterdam")
+
+
+def fb_page(channel: ChannelRef, followers: int) -> dict[str, Any]:
+    """A Page snapshot body."""
+    return {"id": channel.channel_id, "name": "Kota", "followers_count": followers,
+            "link": f"https://www.facebook.com/{channel.handle}"}
+
+
+def fb_posts(*posts: tuple[str | None, str, int]) -> dict[str, Any]:
+    """A published_posts page: (id, created_time, reactions) triples; a None id is a post without one."""
+    return {"data": [
+        {"id": pid, "created_time": created, "message": "Halo #Kota", "status_type": "added_photos",
+         "permalink_url": f"https://www.facebook.com/p/{pid}", "shares": {"count": 1},
+         "reactions": {"summary": {"total_count": likes}}, "comments": {"summary": {"total_count": 2}},
+         "insights": {"data": [{"name": "post_media_view", "period": "lifetime",
+                                "values": [{"value": likes * 9}]}]}}
+        for pid, created, likes in posts
+    ]}
+
+
+def fb_insights(end_time: str, views: int) -> dict[str, Any]:
+    """Daily Page insights for one platform day."""
+    values = [{"value": views, "end_time": end_time}]
+    return {"data": [{"name": "page_media_view", "period": "day", "values": values}]}
+
+
+def facebook_runs() -> list[Run]:
+    """Facebook runs sharing post ids and days across channels, two time zones, every problem kind."""
+    day1, late = "2026-11-26T01:00:00+00:00", "2026-11-26T23:30:00+00:00"
+    made = "2026-11-20T03:15:00+0000"
+    a = (
+        Run(FB_JAKARTA, "run-fa")
+        .add("page", fb_page(FB_JAKARTA, 186_000), day1)
+        .add("page", fb_page(FB_JAKARTA, 186_100), late)  # a second local day
+        .add("posts", fb_posts(("p1", made, 10), ("p2", made, 20)), day1)
+        .add("posts", fb_posts(("p1", made, 12)), late)
+        .add("page_insights", fb_insights("2026-11-25T08:00:00+0000", 5000), day1)
+        .add("posts", b"{oops", day1)
+        .add("videos", {"data": []}, day1)
+    )
+    b = (
+        Run(FB_AMSTERDAM, "run-fb")
+        .add("page", fb_page(FB_JAKARTA, 1), day1)  # about another Page: a problem
+        .add("page", fb_page(FB_AMSTERDAM, 900), late)
+        .add("posts", fb_posts(("p1", made, 30), (None, made, 1), ("p3", "not a time", 1)), late)
+        .add("page_insights", fb_insights("2026-11-25T08:00:00+0000", 70), late)
+    )
+    c = Run(FB_JAKARTA, "run-fc").add("posts", fb_posts(("p1", made, 40), ("p2", made, 41)), late)
+    return [a, b, c]
+
+
+def test_several_facebook_runs_at_once_equal_each_alone() -> None:
+    runs = facebook_runs()
+    together = transform_facebook_runs([(r.responses, r.channel) for r in runs])
+    assert_each_as_alone(together, [transform_facebook(r.responses, r.channel) for r in runs])
+    facts = together.frames["content_metrics_daily"]
+    assert facts.select(SLICE, "content_id", "snapshot_date", "likes").rows() == [
+        (0, "p1", dt.date(2026, 11, 26), 10),
+        (0, "p1", dt.date(2026, 11, 27), 12),
+        (0, "p2", dt.date(2026, 11, 26), 20),
+        (1, "p1", dt.date(2026, 11, 27), 30),
+        (2, "p1", dt.date(2026, 11, 27), 40),
+        (2, "p2", dt.date(2026, 11, 27), 41),
+    ]
+    daily = together.frames["channel_metrics_daily"]
+    assert daily.select(SLICE, "channel_id", "snapshot_date", "followers", "views").rows() == [
+        (0, "1049001", dt.date(2026, 11, 24), None, 5000),  # the platform day the end_time closes
+        (0, "1049001", dt.date(2026, 11, 26), 186_000, None),
+        (0, "1049001", dt.date(2026, 11, 27), 186_100, None),
+        (1, "1049002", dt.date(2026, 11, 24), None, 70),
+        (1, "1049002", dt.date(2026, 11, 27), 900, None),
     ]

@@ -20,7 +20,7 @@ one per key (by fetched_at, then arrival).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -34,18 +34,15 @@ from transforms.common import (
     TransformResult,
     as_int,
     decode_json,
-    group_streams,
     hashtags,
     latest,
-    local_date,
     meta_daily_values,
     meta_timestamp,
     problem,
-    provenance,
     read_json_pages,
 )
 from transforms.graph_pages import INSIGHT, nested_insight
-from transforms.schemas import KEYS, SCHEMAS, conform
+from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
 
 PLATFORM = "facebook"
 STREAMS = ("page", "posts", "page_insights")
@@ -72,42 +69,31 @@ _PAGE = {RESP: pl.Int64(), "display_name": pl.Utf8(), "link": pl.Utf8(), "follow
 
 def transform_facebook(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw Facebook Page responses (arrival order) -> the four common-schema frames."""
-    if channel.platform != PLATFORM:
-        raise ValueError(f"transform_facebook got a {channel.platform!r} channel")
-    streams = group_streams(responses)
-    prov = provenance(pair for pages in streams.values() for pair in pages)
-    problems = _unhandled_streams(streams)
-    page = _page(streams.get("page", []), channel, problems).join(prov, on=RESP)
-    posts = _posts(streams.get("posts", []), prov, channel, problems)
+    return one_run(transform_facebook_runs, responses, channel)
+
+
+def transform_facebook_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+    """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
+    numbered = numbered_for(PLATFORM, runs)
+    streams, prov = numbered.streams, numbered.prov
+    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, STREAMS)]
+    page = _page(streams.get("page", []), numbered, problems).join(prov, on=RESP)
+    posts = _posts(streams.get("posts", []), prov, problems)
     daily = meta_daily_values(streams.get("page_insights", []), PAGE_INSIGHTS, problems).join(prov, on=RESP)
     frames = {
-        "channel": _channel(page, channel),
-        "content": _content(posts, channel),
-        "content_metrics_daily": _content_metrics(posts, channel),
-        "channel_metrics_daily": _channel_metrics(page, daily, channel),
+        "channel": _channel(page),
+        "content": _content(posts),
+        "content_metrics_daily": posts.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "channel_metrics_daily": _channel_metrics(page, daily),
     }
-    return TransformResult({t: _finish(t, f) for t, f in frames.items()}, problems)
+    return RunsResult({t: finish(t, f, PLATFORM) for t, f in frames.items()}, numbered.split(problems))
 
 
-def _finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by its key."""
-    columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).sort(KEYS[table])
-
-
-def _unhandled_streams(streams: Mapping[str, list[Numbered]]) -> list[str]:
-    """One problem per stream this transform does not read."""
-    return [
-        problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
-        for name, pages in streams.items()
-        if name not in STREAMS
-    ]
-
-
-def _page(pages: list[Numbered], channel: ChannelRef, problems: list[str]) -> pl.DataFrame:
+def _page(pages: list[Numbered], runs: NumberedRuns, problems: list[str]) -> pl.DataFrame:
     """The Page bodies: name, link and follower count, one row per response."""
     rows = []
     for number, response in pages:
+        channel = runs.channel(number)
         body, error = decode_json(response)
         if error is None and (not isinstance(body, dict) or "id" not in body):
             error = problem(response, "page body without 'id'")
@@ -126,22 +112,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _channel(page: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The channel row from the latest Page response."""
-    fallback = pl.lit(f"https://www.facebook.com/{channel.channel_id}")
+def _channel(page: pl.DataFrame) -> pl.DataFrame:
+    """Each run's channel row, from its latest Page response."""
+    fallback = pl.lit("https://www.facebook.com/") + pl.col("channel_id")
     return page.with_columns(
-        platform=pl.lit(PLATFORM),
-        channel_id=pl.lit(channel.channel_id),
-        handle=pl.lit(channel.handle),
-        url=pl.coalesce(pl.col("link"), fallback),
-        timezone=pl.lit(channel.timezone),
-    ).pipe(latest, KEYS["channel"])
+        handle=pl.col("channel_handle"), url=pl.coalesce(pl.col("link"), fallback)
+    ).pipe(latest, [SLICE, "channel_id"])
 
 
-def _posts(
-    pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
-) -> pl.DataFrame:
-    """Every post observation of the run: fields, counts, nested insights and provenance."""
+def _posts(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
+    """Every post observation of the runs: fields, counts, nested insights and provenance."""
     frame, errors = read_json_pages(pages, _POSTS_PAGE)
     problems.extend(errors)
     items = frame.explode("data").unnest("data").join(prov, on=RESP)
@@ -156,7 +136,7 @@ def _posts(
     )
     return items.drop_nulls("published_at").with_columns(
         content_id=pl.col("id"),
-        snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
+        snapshot_date=pl.col("local_date"),
         likes=pl.col("reactions").struct.field("summary").struct.field("total_count"),
         comments=pl.col("comments").struct.field("summary").struct.field("total_count"),
         shares=pl.col("shares").struct.field("count").fill_null(0),  # absent when 0
@@ -164,11 +144,9 @@ def _posts(
     )
 
 
-def _content(posts: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One content row per post, from its latest observation."""
-    return posts.pipe(latest, ["content_id"]).with_columns(
-        platform=pl.lit(PLATFORM),
-        channel_id=pl.lit(channel.channel_id),
+def _content(posts: pl.DataFrame) -> pl.DataFrame:
+    """One content row per post and run, from its latest observation."""
+    return posts.pipe(latest, [SLICE, "content_id"]).with_columns(
         content_type=pl.lit("post"),
         media_type=pl.col("status_type"),
         caption=pl.col("message"),
@@ -177,25 +155,18 @@ def _content(posts: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
     )
 
 
-def _content_metrics(posts: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One metrics row per post and local day: its latest observation that day."""
-    return posts.pipe(latest, ["content_id", "snapshot_date"]).with_columns(
-        platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id)
+def _channel_metrics(page: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
+    """One row per run and day: the follower snapshot on the local day, insights on their platform day."""
+    snapshots = page.with_columns(snapshot_date=pl.col("local_date")).select(
+        RESP, SLICE, "channel_id", "snapshot_date", "followers", *PROVENANCE_COLUMNS
     )
-
-
-def _channel_metrics(page: pl.DataFrame, daily: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """One row per day: the follower snapshot on the local day, insights on their platform day."""
-    snapshots = page.with_columns(snapshot_date=local_date(pl.col("fetched_at"), channel.timezone)).select(
-        RESP, "snapshot_date", "followers", *PROVENANCE_COLUMNS
-    )
+    daily = daily.select(RESP, SLICE, "channel_id", "snapshot_date", "views", "reach", *PROVENANCE_COLUMNS)
     metrics = ("followers", "views", "reach")  # following and posts count: not in the API
     return (
         pl.concat([snapshots, daily], how="diagonal_relaxed")
         .sort("fetched_at", RESP)
-        .group_by("snapshot_date")
+        .group_by(SLICE, "channel_id", "snapshot_date", maintain_order=True)
         .agg(
             *[pl.col(m).drop_nulls().last() for m in metrics], *[pl.col(c).last() for c in PROVENANCE_COLUMNS]
         )
-        .with_columns(platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id))
     )
