@@ -171,7 +171,7 @@ def _youtube() -> Platform:
 
 def _x() -> Platform:
     from connectors.x import FetchWindow, open_x
-    from transforms.x import transform_x
+    from transforms.x import transform_x, transform_x_runs
 
     def window(w: Window) -> FetchWindow:
         return FetchWindow(w.media_since, w.media_until)
@@ -189,7 +189,7 @@ def _x() -> Platform:
             state_dir=ctx.state_dir,
         )
 
-    return Platform("x", connect, window, transform_x)
+    return Platform("x", connect, window, transform_x, transform_x_runs)
 
 
 def _website() -> Platform:

@@ -18,6 +18,7 @@ from transforms.facebook import transform_facebook, transform_facebook_runs
 from transforms.instagram import transform_instagram, transform_instagram_runs
 from transforms.runs import SLICE, RunsResult
 from transforms.tiktok import transform_tiktok, transform_tiktok_runs
+from transforms.x import transform_x, transform_x_runs
 from transforms.youtube import transform_youtube, transform_youtube_runs
 
 JAKARTA = ChannelRef("instagram", "17841400000000001", "kotatest")
@@ -405,4 +406,68 @@ def test_several_facebook_runs_at_once_equal_each_alone() -> None:
         (0, "1049001", dt.date(2026, 11, 27), 186_100, None),
         (1, "1049002", dt.date(2026, 11, 24), None, 70),
         (1, "1049002", dt.date(2026, 11, 27), 900, None),
+    ]
+
+
+X_JAKARTA = ChannelRef("x", "1001", "PemkotTangerang")
+X_AMSTERDAM = ChannelRef("x", "1002", "gemeente", "Europe/Amsterdam")
+
+
+def x_user(channel: ChannelRef, followers: int, username: str | None) -> dict[str, Any]:
+    """A users/:id answer."""
+    data = {"id": channel.channel_id, "name": "Kota",
+            "public_metrics": {"followers_count": followers, "following_count": 3, "tweet_count": 9}}
+    return {"data": data | ({"username": username} if username else {})}
+
+
+def x_posts(*posts: tuple[str | None, str, int]) -> dict[str, Any]:
+    """A timeline page: (id, created_at, likes) triples; a None id is a post without one."""
+    return {"data": [
+        {"id": pid, "created_at": created, "text": "Halo #Kota",
+         "public_metrics": {"like_count": likes, "retweet_count": 1, "reply_count": 0, "quote_count": 2}}
+        for pid, created, likes in posts
+    ]}
+
+
+def x_runs() -> list[Run]:
+    """X runs sharing post ids and days across channels, two time zones, every problem kind."""
+    day1, late = "2026-11-26T01:00:00+00:00", "2026-11-26T23:30:00+00:00"
+    made = "2026-11-20T03:15:00.000Z"
+    a = (
+        Run(X_JAKARTA, "run-xa")
+        .add("user", x_user(X_JAKARTA, 50_000, "kota_renamed"), day1)
+        .add("user", x_user(X_JAKARTA, 50_100, None), late)  # no username: the earlier one names URLs
+        .add("posts", x_posts(("t1", made, 10), ("t2", made, 20)), day1)
+        .add("posts_lookup", x_posts(("t1", made, 12)), late)
+        .add("posts", b"[", day1)
+        .add("spaces", {"data": []}, day1)
+    )
+    b = (
+        Run(X_AMSTERDAM, "run-xb")
+        .add("user", x_user(X_JAKARTA, 1, "other"), day1)  # about another account: a problem
+        .add("posts", x_posts(("t1", made, 30), (None, made, 1), ("t3", "not a time", 1)), late)
+    )
+    c = Run(X_JAKARTA, "run-xc").add("posts", x_posts(("t1", made, 40), ("t2", made, 41)), late)
+    return [a, b, c]
+
+
+def test_several_x_runs_at_once_equal_each_alone() -> None:
+    runs = x_runs()
+    together = transform_x_runs([(r.responses, r.channel) for r in runs])
+    assert_each_as_alone(together, [transform_x(r.responses, r.channel) for r in runs])
+    facts = together.frames["content_metrics_daily"]
+    assert facts.select(SLICE, "content_id", "snapshot_date", "likes", "shares").rows() == [
+        (0, "t1", dt.date(2026, 11, 26), 10, 3),
+        (0, "t1", dt.date(2026, 11, 27), 12, 3),
+        (0, "t2", dt.date(2026, 11, 26), 20, 3),
+        (1, "t1", dt.date(2026, 11, 27), 30, 3),
+        (2, "t1", dt.date(2026, 11, 27), 40, 3),
+        (2, "t2", dt.date(2026, 11, 27), 41, 3),
+    ]
+    assert together.frames["content"].select(SLICE, "url").rows() == [
+        (0, "https://x.com/kota_renamed/status/t1"),
+        (0, "https://x.com/kota_renamed/status/t2"),
+        (1, "https://x.com/gemeente/status/t1"),
+        (2, "https://x.com/PemkotTangerang/status/t1"),
+        (2, "https://x.com/PemkotTangerang/status/t2"),
     ]

@@ -17,7 +17,7 @@ Streams (``meta["stream"]``) and what they feed:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -30,20 +30,18 @@ from transforms.common import (
     TransformResult,
     as_int,
     decode_json,
-    group_streams,
     hashtags,
     latest,
-    local_date,
     problem,
-    provenance,
     rfc3339_timestamp,
 )
-from transforms.schemas import KEYS, SCHEMAS, conform
+from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
 
 PLATFORM = "x"
 POST_STREAMS = ("posts", "posts_lookup")
 STREAMS = ("user", *POST_STREAMS)
 PROFILE_URL = "https://x.com/"
+_HANDLE = "_user_handle"  # a run's username from its latest user answer
 
 _USER = {
     RESP: pl.Int64(),
@@ -69,40 +67,33 @@ _POST = {
 
 def transform_x(responses: Iterable[StoredResponse], channel: ChannelRef) -> TransformResult:
     """One run's raw X responses (arrival order) -> the four common-schema frames."""
-    if channel.platform != PLATFORM:
-        raise ValueError(f"transform_x got a {channel.platform!r} channel")
-    streams = group_streams(responses)
-    prov = provenance(pair for pages in streams.values() for pair in pages)
-    problems = [
-        problem(pages[0][1], f"{len(pages)} response(s) of stream {name!r} not transformed")
-        for name, pages in streams.items()
-        if name not in STREAMS
-    ]
-    user = _user_rows(streams.get("user", []), channel, problems).join(prov, on=RESP)
+    return one_run(transform_x_runs, responses, channel)
+
+
+def transform_x_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+    """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
+    numbered = numbered_for(PLATFORM, runs)
+    streams, prov = numbered.streams, numbered.prov
+    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, STREAMS)]
+    user = _user_rows(streams.get("user", []), numbered, problems).join(prov, on=RESP)
     pages = sorted(pair for name in POST_STREAMS for pair in streams.get(name, []))
-    posts = _posts(pages, prov, channel, problems)
+    posts = _posts(pages, prov, problems)
     frames = {
-        "channel": _channel(user, channel),
-        "content": _content(posts, _latest_handle(user, channel)),
-        "content_metrics_daily": posts.pipe(latest, ["content_id", "snapshot_date"]),
-        "channel_metrics_daily": user.with_columns(
-            snapshot_date=local_date(pl.col("fetched_at"), channel.timezone)
-        ).pipe(latest, ["snapshot_date"]),
+        "channel": _channel(user),
+        "content": _content(posts, _post_handles(user)),
+        "content_metrics_daily": posts.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "channel_metrics_daily": user.with_columns(snapshot_date=pl.col("local_date")).pipe(
+            latest, [SLICE, "snapshot_date"]
+        ),
     }
-    return TransformResult({t: _finish(t, f, channel) for t, f in frames.items()}, problems)
+    return RunsResult({t: finish(t, f, PLATFORM) for t, f in frames.items()}, numbered.split(problems))
 
 
-def _finish(table: str, frame: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The table's columns, cast to its schema, sorted by its key."""
-    frame = frame.with_columns(platform=pl.lit(PLATFORM), channel_id=pl.lit(channel.channel_id))
-    columns = [name for name in SCHEMAS[table] if name in frame.columns]
-    return conform(table, frame.select(columns)).sort(KEYS[table])
-
-
-def _user_rows(pages: list[Numbered], channel: ChannelRef, problems: list[str]) -> pl.DataFrame:
+def _user_rows(pages: list[Numbered], runs: NumberedRuns, problems: list[str]) -> pl.DataFrame:
     """The user objects: handle, name and the three profile counters, one row per response."""
     rows = []
     for number, response in pages:
+        channel = runs.channel(number)
         body, error = decode_json(response)
         data = _obj(body.get("data") if isinstance(body, dict) else None)
         if error is None and str(data.get("id")) != channel.channel_id:
@@ -164,17 +155,15 @@ def _post_rows(number: int, response: StoredResponse, problems: list[str]) -> li
     return rows
 
 
-def _posts(
-    pages: list[Numbered], prov: pl.DataFrame, channel: ChannelRef, problems: list[str]
-) -> pl.DataFrame:
-    """Every post observation of the run, with shares, publish time and provenance."""
+def _posts(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
+    """Every post observation of the runs, with shares, publish time and provenance."""
     rows = [row for number, response in pages for row in _post_rows(number, response, problems)]
     posts = (
         pl.DataFrame(rows, schema=_POST)
         .join(prov, on=RESP)
         .with_columns(
             published_at=rfc3339_timestamp(pl.col("created_at")),
-            snapshot_date=local_date(pl.col("fetched_at"), channel.timezone),
+            snapshot_date=pl.col("local_date"),
             # NULL only when neither count came back; one missing counts as 0
             shares=pl.when(pl.col("retweets").is_not_null() | pl.col("quotes").is_not_null()).then(
                 pl.col("retweets").fill_null(0) + pl.col("quotes").fill_null(0)
@@ -190,28 +179,30 @@ def _posts(
     return posts.filter(pl.col("published_at").is_not_null())
 
 
-def _channel(user: pl.DataFrame, channel: ChannelRef) -> pl.DataFrame:
-    """The channel row from the latest user answer."""
-    handle = pl.coalesce(pl.col("handle"), pl.lit(channel.handle))
-    return user.with_columns(
-        channel_id=pl.lit(channel.channel_id),
-        handle=handle,
-        url=pl.lit(PROFILE_URL) + handle,
-        timezone=pl.lit(channel.timezone),
-    ).pipe(latest, ["channel_id"])
+def _channel(user: pl.DataFrame) -> pl.DataFrame:
+    """Each run's channel row, from its latest user answer."""
+    handle = pl.coalesce(pl.col("handle"), pl.col("channel_handle"))
+    return user.with_columns(handle=handle, url=pl.lit(PROFILE_URL) + handle).pipe(
+        latest, [SLICE, "channel_id"]
+    )
 
 
-def _latest_handle(user: pl.DataFrame, channel: ChannelRef) -> str:
-    """The username of the latest user answer, else the configured handle (for post URLs)."""
-    handles = user.sort("fetched_at", RESP).get_column("handle").drop_nulls()
-    return str(handles[-1]) if handles.len() else channel.handle
+def _post_handles(user: pl.DataFrame) -> pl.DataFrame:
+    """Each run's username from its latest user answer that has one (for post URLs)."""
+    return user.drop_nulls("handle").pipe(latest, [SLICE]).select(SLICE, pl.col("handle").alias(_HANDLE))
 
 
-def _content(posts: pl.DataFrame, handle: str) -> pl.DataFrame:
-    """One content row per post, from its latest observation."""
-    return posts.pipe(latest, ["content_id"]).with_columns(
-        content_type=pl.lit("post"),
-        media_type=pl.lit("post"),
-        url=pl.lit(f"{PROFILE_URL}{handle}/status/") + pl.col("content_id"),
-        hashtags=hashtags(pl.col("caption")),
+def _content(posts: pl.DataFrame, handles: pl.DataFrame) -> pl.DataFrame:
+    """One content row per post and run, from its latest observation; URLs by the run's username,
+    else its configured handle."""
+    handle = pl.coalesce(pl.col(_HANDLE), pl.col("channel_handle"))
+    return (
+        posts.pipe(latest, [SLICE, "content_id"])
+        .join(handles, on=SLICE, how="left", maintain_order="left")
+        .with_columns(
+            content_type=pl.lit("post"),
+            media_type=pl.lit("post"),
+            url=pl.lit(PROFILE_URL) + handle + pl.lit("/status/") + pl.col("content_id"),
+            hashtags=hashtags(pl.col("caption")),
+        )
     )
