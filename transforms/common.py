@@ -266,8 +266,18 @@ def extract_hashtags(text: str | None) -> list[str]:
 
 
 def latest(frame: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
-    """One row per key: the latest observation (by fetched_at, then arrival order)."""
-    return frame.sort("fetched_at", RESP).unique(subset=list(key), keep="last", maintain_order=True)
+    """One row per key: the latest observation (by fetched_at, then arrival order).
+
+    The order is found on the key and order columns alone, and the kept rows are gathered once:
+    sorting the whole frame would copy every column (captions above all) twice.
+    """
+    narrow = frame.select(*dict.fromkeys([*key, "fetched_at", RESP])).with_row_index(_ROW)
+    ordered = narrow.sort("fetched_at", RESP, _ROW)
+    kept = ordered.unique(subset=list(key), keep="last", maintain_order=True)[_ROW]
+    return frame.select(pl.all().gather(kept))
+
+
+_ROW = "__latest_row"  # a row's position, for latest()
 
 
 def as_int(value: Any) -> int | None:
