@@ -42,7 +42,7 @@ from transforms.common import (
     read_json_pages,
 )
 from transforms.graph_pages import INSIGHT, nested_insight
-from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
+from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
 
 PLATFORM = "facebook"
 STREAMS = ("page", "posts", "page_insights")
@@ -74,9 +74,8 @@ def transform_facebook(responses: Iterable[StoredResponse], channel: ChannelRef)
 
 def transform_facebook_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
-    numbered = numbered_for(PLATFORM, runs)
+    numbered, problems = begin(PLATFORM, runs, STREAMS)
     streams, prov = numbered.streams, numbered.prov
-    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, STREAMS)]
     page = _page(streams.get("page", []), numbered, problems).join(prov, on=RESP)
     posts = _posts(streams.get("posts", []), prov, problems)
     daily = meta_daily_values(streams.get("page_insights", []), PAGE_INSIGHTS, problems).join(prov, on=RESP)

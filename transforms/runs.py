@@ -116,6 +116,16 @@ def numbered_for(
     return number_runs(runs)
 
 
+def begin(
+    platform: str, runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]], handled: Iterable[str]
+) -> tuple[NumberedRuns, list[str]]:
+    """A several-run transform's start: the runs numbered in one sequence (``numbered_for``),
+    and one problem per stream of a run that the transform does not read."""
+    numbered = numbered_for(platform, runs)
+    read = tuple(handled)
+    return numbered, [p for mine in numbered.per_run for p in unhandled_streams(mine, read)]
+
+
 def unhandled_streams(streams: Mapping[str, list[Numbered]], handled: Iterable[str]) -> list[str]:
     """One problem per stream of a run that its transform does not read."""
     read = set(handled)

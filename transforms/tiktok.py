@@ -35,7 +35,7 @@ from transforms.common import (
     problem,
     read_json_pages,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
+from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
 
 PLATFORM = "tiktok"
 VIDEO_STREAMS = ("videos", "video_query")
@@ -71,10 +71,8 @@ def transform_tiktok(responses: Iterable[StoredResponse], channel: ChannelRef) -
 
 def transform_tiktok_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
-    numbered = numbered_for(PLATFORM, runs)
+    numbered, problems = begin(PLATFORM, runs, ("user", *VIDEO_STREAMS, *IGNORED))
     streams, prov = numbered.streams, numbered.prov
-    handled = ("user", *VIDEO_STREAMS, *IGNORED)
-    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, handled)]
     user = _user(streams.get("user", []), numbered, problems).join(prov, on=RESP)
     pages = [pair for name in VIDEO_STREAMS for pair in streams.get(name, [])]
     videos = _videos(sorted(pages, key=lambda pair: pair[0]), prov, problems)

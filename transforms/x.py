@@ -35,7 +35,7 @@ from transforms.common import (
     problem,
     rfc3339_timestamp,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
+from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
 
 PLATFORM = "x"
 POST_STREAMS = ("posts", "posts_lookup")
@@ -72,9 +72,8 @@ def transform_x(responses: Iterable[StoredResponse], channel: ChannelRef) -> Tra
 
 def transform_x_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
-    numbered = numbered_for(PLATFORM, runs)
+    numbered, problems = begin(PLATFORM, runs, STREAMS)
     streams, prov = numbered.streams, numbered.prov
-    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, STREAMS)]
     user = _user_rows(streams.get("user", []), numbered, problems).join(prov, on=RESP)
     pages = sorted(pair for name in POST_STREAMS for pair in streams.get(name, []))
     posts = _posts(pages, prov, problems)

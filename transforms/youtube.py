@@ -38,7 +38,7 @@ from transforms.common import (
     read_json_pages,
     rfc3339_timestamp,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
+from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
 
 PLATFORM = "youtube"
 STREAMS = ("channel", "playlist_items", "videos")
@@ -81,9 +81,8 @@ def transform_youtube(responses: Iterable[StoredResponse], channel: ChannelRef) 
 
 def transform_youtube_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
-    numbered = numbered_for(PLATFORM, runs)
+    numbered, problems = begin(PLATFORM, runs, STREAMS)
     streams, prov = numbered.streams, numbered.prov
-    problems = [p for mine in numbered.per_run for p in unhandled_streams(mine, STREAMS)]
     account = _channel_rows(streams.get("channel", []), numbered, problems).join(prov, on=RESP)
     videos = _videos(streams.get("videos", []), prov, problems)
     frames = {
