@@ -9,9 +9,19 @@ import pytest
 
 from tests import pg
 
+# Fixtures that create PostgreSQL databases: a test using one (directly or through another
+# fixture) is marked ``postgres``, so ``-m "not postgres"`` runs what needs no server.
+POSTGRES_FIXTURES = frozenset({"pg_url", "prefect_server"})
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first, otherwise in file order: under xdist the long ones start early, not last."""
+    """Mark the tests that need PostgreSQL; slow tests first, otherwise in file order (under
+    xdist the long ones start early, not last)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("warehouse_url") == "postgres"
+        if on_postgres or POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

@@ -45,7 +45,7 @@ from tests.prefect_stack import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(STACK_GROUP)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group(STACK_GROUP)]
 TOKEN = "sandbox-deploy-e2e-token"
 APP_SECRET = "meta-app-secret-for-e2e"
 VERIFY_TOKEN = "verify-token-for-e2e"
