@@ -30,10 +30,10 @@ from sqlalchemy import Engine
 from socmed import paths
 from socmed.config import ChannelSettings, Settings
 from socmed.pipeline import ProcessOutcome, channel_ref, quarantine_reasons
-from socmed.platforms import Platform, RunInput, get_platform
+from socmed.platforms import Platform, get_platform
 from socmed.rawzone import StoredResponse
 from transforms.parquet import QUARANTINE_COLUMN, write_slices
-from transforms.runs import SLICE, RunsResult
+from transforms.runs import SLICE, RunInput, RunsResult
 from validation.validate import (
     SEPARATOR,
     ValidationResult,

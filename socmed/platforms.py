@@ -7,7 +7,7 @@ needs a token, and a factory that imports its modules lazily).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from connectors.base import ConnectorContext, RawResponse
 from socmed.incremental import Window
 from socmed.rawzone import StoredResponse
 from transforms.common import ChannelRef, TransformResult
-from transforms.runs import RunsResult
+from transforms.runs import RunsTransform
 
 
 class Connector(Protocol):
@@ -32,9 +32,6 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
-RunInput = tuple[Iterable[StoredResponse], ChannelRef]
-
-
 @dataclass(frozen=True)
 class Platform:
     """How to fetch and transform one platform."""
@@ -44,7 +41,7 @@ class Platform:
     make_window: Callable[[Window], Any]
     transform: Callable[[Iterable[StoredResponse], ChannelRef], TransformResult]
     # Several runs in one call, each as if alone (transforms.runs); None: run by run.
-    transform_runs: Callable[[Sequence[RunInput]], RunsResult] | None = None
+    transform_runs: RunsTransform | None = None
 
 
 @dataclass(frozen=True)

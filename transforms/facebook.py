@@ -42,7 +42,7 @@ from transforms.common import (
     read_json_pages,
 )
 from transforms.graph_pages import INSIGHT, nested_insight
-from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
+from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
 PLATFORM = "facebook"
 STREAMS = ("page", "posts", "page_insights")
@@ -72,7 +72,7 @@ def transform_facebook(responses: Iterable[StoredResponse], channel: ChannelRef)
     return one_run(transform_facebook_runs, responses, channel)
 
 
-def transform_facebook_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+def transform_facebook_runs(runs: Sequence[RunInput]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
     numbered, problems = begin(PLATFORM, runs, STREAMS)
     streams, prov = numbered.streams, numbered.prov

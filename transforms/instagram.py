@@ -51,7 +51,16 @@ from transforms.instagram_insights import (
     media_lookups,
     orphan_problems,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, finish, numbered_for, one_run, unhandled_streams
+from transforms.runs import (
+    SLICE,
+    NumberedRuns,
+    RunInput,
+    RunsResult,
+    finish,
+    numbered_for,
+    one_run,
+    unhandled_streams,
+)
 from transforms.schemas import KEYS, METRIC_COLUMNS
 
 PLATFORM = "instagram"
@@ -82,7 +91,7 @@ def transform_instagram(responses: Iterable[StoredResponse], channel: ChannelRef
     return one_run(transform_instagram_runs, responses, channel)
 
 
-def transform_instagram_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+def transform_instagram_runs(runs: Sequence[RunInput]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
     numbered = numbered_for(PLATFORM, runs)
     streams, prov = _merge_stories(numbered.streams), numbered.prov

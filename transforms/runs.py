@@ -27,6 +27,7 @@ from transforms.common import (
 from transforms.schemas import KEYS, SCHEMAS, conform
 
 SLICE = "__slice"  # which run of a several-run transform a row came from (0, 1, ...)
+RunInput = tuple[Iterable[StoredResponse], ChannelRef]  # one run's responses and its channel
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class NumberedRuns:
         return out
 
 
-def number_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> NumberedRuns:
+def number_runs(runs: Sequence[RunInput]) -> NumberedRuns:
     """Number the 2xx responses of several runs in one sequence (run after run, arrival order)."""
     streams: dict[str, list[Numbered]] = {}
     per_run: list[dict[str, list[Numbered]]] = []
@@ -95,7 +96,7 @@ def _run_provenance(
     )
 
 
-RunsTransform = Callable[[Sequence[tuple[Iterable[StoredResponse], ChannelRef]]], RunsResult]
+RunsTransform = Callable[[Sequence[RunInput]], RunsResult]
 
 
 def one_run(
@@ -107,7 +108,7 @@ def one_run(
 
 
 def numbered_for(
-    platform: str, runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]
+    platform: str, runs: Sequence[RunInput]
 ) -> NumberedRuns:
     """The runs numbered in one sequence; ValueError for a channel of another platform."""
     for _, channel in runs:
@@ -117,7 +118,7 @@ def numbered_for(
 
 
 def begin(
-    platform: str, runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]], handled: Iterable[str]
+    platform: str, runs: Sequence[RunInput], handled: Iterable[str]
 ) -> tuple[NumberedRuns, list[str]]:
     """A several-run transform's start: the runs numbered in one sequence (``numbered_for``),
     and one problem per stream of a run that the transform does not read."""

@@ -35,7 +35,7 @@ from transforms.common import (
     problem,
     read_json_pages,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
+from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
 PLATFORM = "tiktok"
 VIDEO_STREAMS = ("videos", "video_query")
@@ -69,7 +69,7 @@ def transform_tiktok(responses: Iterable[StoredResponse], channel: ChannelRef) -
     return one_run(transform_tiktok_runs, responses, channel)
 
 
-def transform_tiktok_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+def transform_tiktok_runs(runs: Sequence[RunInput]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
     numbered, problems = begin(PLATFORM, runs, ("user", *VIDEO_STREAMS, *IGNORED))
     streams, prov = numbered.streams, numbered.prov

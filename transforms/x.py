@@ -35,7 +35,7 @@ from transforms.common import (
     problem,
     rfc3339_timestamp,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
+from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
 PLATFORM = "x"
 POST_STREAMS = ("posts", "posts_lookup")
@@ -70,7 +70,7 @@ def transform_x(responses: Iterable[StoredResponse], channel: ChannelRef) -> Tra
     return one_run(transform_x_runs, responses, channel)
 
 
-def transform_x_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+def transform_x_runs(runs: Sequence[RunInput]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
     numbered, problems = begin(PLATFORM, runs, STREAMS)
     streams, prov = numbered.streams, numbered.prov

@@ -38,7 +38,7 @@ from transforms.common import (
     read_json_pages,
     rfc3339_timestamp,
 )
-from transforms.runs import SLICE, NumberedRuns, RunsResult, begin, finish, one_run
+from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
 PLATFORM = "youtube"
 STREAMS = ("channel", "playlist_items", "videos")
@@ -79,7 +79,7 @@ def transform_youtube(responses: Iterable[StoredResponse], channel: ChannelRef) 
     return one_run(transform_youtube_runs, responses, channel)
 
 
-def transform_youtube_runs(runs: Sequence[tuple[Iterable[StoredResponse], ChannelRef]]) -> RunsResult:
+def transform_youtube_runs(runs: Sequence[RunInput]) -> RunsResult:
     """Several runs at once, each exactly as alone: frames with ``SLICE``, problems per run."""
     numbered, problems = begin(PLATFORM, runs, STREAMS)
     streams, prov = numbered.streams, numbered.prov
