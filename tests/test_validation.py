@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -488,3 +489,47 @@ def test_per_run_keys_are_unique_within_a_run_and_other_key_checks_see_the_key()
 
     assert_frame_equal(results[table].good, frame(table, first, again))
     assert_frame_equal(results[table].quarantined, with_reasons(frame(table, twice, twice), [label] * 2))
+
+
+def _every_case_batch() -> dict[str, pl.DataFrame]:
+    """Each table with a good row and one row per failing case of the suites."""
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for index, (table, overrides, _) in enumerate(_common_cases() + SPECIFIC_CASES):
+        keys = {key: f"k{index}" for key in KEYS[table] if key not in ("platform", "snapshot_date")}
+        by_table.setdefault(table, [row(table)]).append(row(table, **{**keys, **overrides}))
+    return {table: frame(table, *rows) for table, rows in by_table.items()}
+
+
+def test_cached_configurations_give_ge_s_own_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GE's configurations built once per evaluation (validation.gecache) fail the same rows for the
+    same reasons as GE's own property, and leave GE's property in place outside the block."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from validation import engine, gecache
+
+    batch = _every_case_batch()
+    cached = validate_batch(batch, NOW)
+    assert Expectation.__dict__["configuration"] is not gecache._ORIGINAL  # installed
+    monkeypatch.setattr(engine, "cached_configurations", contextlib.nullcontext)
+    monkeypatch.setattr(Expectation, "configuration", gecache._ORIGINAL)
+    plain = validate_batch(batch, NOW)
+    assert sum(r.quarantined.height for r in plain.values()) == len(_common_cases() + SPECIFIC_CASES)
+    for table, result in plain.items():
+        assert cached[table].failures == result.failures
+        assert_frame_equal(cached[table].quarantined, result.quarantined)
+        assert_frame_equal(cached[table].good, result.good)
+
+
+def test_outside_the_cache_block_each_read_is_ge_s_own_build() -> None:
+    from validation.engine import runtime
+    from validation.gecache import cached_configurations
+
+    expectation = runtime().suites["content"].expectations[0]
+    with cached_configurations():
+        first, second = expectation.configuration, expectation.configuration
+        assert first is not second and first.kwargs is not second.kwargs
+        assert first.to_json_dict() == second.to_json_dict()
+        second.kwargs["column"] = "changed by a caller"
+        assert expectation.configuration.kwargs == first.kwargs  # a caller's change stays its own
+    outside = expectation.configuration
+    assert outside.to_json_dict() == first.to_json_dict()
