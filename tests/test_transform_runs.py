@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from socmed.batches import transform_slices
@@ -471,3 +472,24 @@ def test_several_x_runs_at_once_equal_each_alone() -> None:
         (2, "https://x.com/PemkotTangerang/status/t1"),
         (2, "https://x.com/PemkotTangerang/status/t2"),
     ]
+
+
+
+def test_problems_go_to_the_run_of_their_raw_file_and_unknown_files_raise() -> None:
+    """A problem lands on the run whose response it names, a failed (non-2xx) response's included;
+    one naming no response of the runs is the transform's mistake and raises."""
+    from transforms.runs import number_runs
+
+    at = "2025-06-02T03:00:00+00:00"
+    first = Run(JAKARTA, "run-a").add("media", page([]), at).add("media", {"error": {}}, at, status=500)
+    second = Run(AMSTERDAM, "run-b").add("media", {"error": {}}, at, status=404)
+    numbered = number_runs([(iter(first.responses), JAKARTA), (iter(second.responses), AMSTERDAM)])
+    a_ok, a_failed = (r.raw_file for r in first.responses)
+    b_failed = second.responses[0].raw_file
+
+    split = numbered.split([f"{b_failed}: gone", f"{a_failed}: failed", f"{a_ok}: empty"])
+
+    assert split == [[f"{a_failed}: failed", f"{a_ok}: empty"], [f"{b_failed}: gone"]]
+    assert [len(pages) for pages in numbered.streams.values()] == [1]  # only 2xx responses are numbered
+    with pytest.raises(ValueError, match="names no raw file of its runs"):
+        numbered.split(["raw/elsewhere/00001-media.json.gz: stray"])

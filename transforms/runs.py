@@ -47,17 +47,24 @@ class NumberedRuns:
     channels: list[ChannelRef]
     slice_of: dict[int, int]  # response number -> run position
     prov: pl.DataFrame  # provenance, SLICE, channel_id, channel_handle, timezone, local_date
+    run_of_file: dict[str, int]  # raw file of any response of the runs (2xx or not) -> run position
 
     def channel(self, number: int) -> ChannelRef:
         """The channel of the run a response belongs to."""
         return self.channels[self.slice_of[number]]
 
     def split(self, problems: Iterable[str]) -> list[list[str]]:
-        """Problems by run, each run's in their order (a problem names its raw file first)."""
-        by_file = {r.raw_file: self.slice_of[n] for pages in self.streams.values() for n, r in pages}
+        """Problems by run, each run's in their order (a problem names its raw file first).
+
+        A problem that names no raw file of these runs cannot be told apart by run: it is a
+        transform's mistake, and raises ValueError rather than landing on some run's report.
+        """
         out: list[list[str]] = [[] for _ in self.channels]
         for text in problems:
-            out[by_file.get(text.split(": ", 1)[0], 0)].append(text)
+            position = self.run_of_file.get(text.split(": ", 1)[0])
+            if position is None:
+                raise ValueError(f"a transform's problem names no raw file of its runs: {text[:200]!r}")
+            out[position].append(text)
         return out
 
 
@@ -67,16 +74,19 @@ def number_runs(runs: Sequence[RunInput]) -> NumberedRuns:
     per_run: list[dict[str, list[Numbered]]] = []
     slice_of: dict[int, int] = {}
     offset = 0
-    for position, (responses, _) in enumerate(runs):
+    listed = [(list(responses), channel) for responses, channel in runs]  # read twice below
+    for position, (responses, _) in enumerate(listed):
         mine = group_streams(responses, start=offset)
         per_run.append(mine)
         for name, pages in mine.items():
             streams.setdefault(name, []).extend(pages)
             slice_of.update((number, position) for number, _ in pages)
         offset += sum(len(pages) for pages in mine.values())
-    channels = [channel for _, channel in runs]
+    channels = [channel for _, channel in listed]
     pairs = sorted((pair for pages in streams.values() for pair in pages), key=lambda pair: pair[0])
-    return NumberedRuns(streams, per_run, channels, slice_of, _run_provenance(pairs, slice_of, channels))
+    files = {r.raw_file: position for position, (responses, _) in enumerate(listed) for r in responses}
+    prov = _run_provenance(pairs, slice_of, channels)
+    return NumberedRuns(streams, per_run, channels, slice_of, prov, files)
 
 
 def _run_provenance(
