@@ -198,8 +198,16 @@ def _row(label: str, args: dict[str, Any], result: dict[str, Any], want: dict[st
     url = str(args.get("dsn") or args.get("target_dsn"))
     found = totals(sqlalchemy_url(url) if url.startswith("postgresql://") else url, kind)
     diff = differences(found, want)
+    used = result.get("cpu") or {}
     return Row(
-        label, rows, float(result["seconds"]), result["rss_mb"], not diff, "" if not diff else str(diff)[:80]
+        label,
+        rows,
+        float(result["seconds"]),
+        result["rss_mb"],
+        not diff,
+        "" if not diff else str(diff)[:80],
+        used.get("process"),
+        used.get("postgres"),
     )
 
 
@@ -275,6 +283,7 @@ def _summary_lines(results: dict[str, Any], report: Report) -> list[str]:
     stages = ours.get("stages", {})
     prefect: float | None = None
     lines = [stage_line(stages, ours["seconds"]) if "seconds" in ours else f"ours failed: {ours}"]
+    lines.append(report.cpu_line())
     if "seconds" in plain and "seconds" in ours:
         prefect = (ours["seconds"] - plain["seconds"]) / ours["seconds"]
         lines.append(

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import cpu
+
 MARK = "BENCH-RESULT "
 
 
@@ -29,8 +31,9 @@ def _run(name: str, args: dict[str, Any]) -> dict[str, Any]:
         from benchmarks import dlt_load
 
         start = time.perf_counter()
-        extra = dlt_load.load(Path(args["data_dir"]), Path(args["work_dir"]), args["dsn"], args["mode"])
-        return {"seconds": time.perf_counter() - start, **extra}
+        with cpu.measure() as used:
+            extra = dlt_load.load(Path(args["data_dir"]), Path(args["work_dir"]), args["dsn"], args["mode"])
+        return {"seconds": time.perf_counter() - start, "cpu": vars(used), **extra}
     if name == "parse":
         from benchmarks import floors
 

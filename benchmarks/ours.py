@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks import cpu
 from benchmarks.generate import account_id, load_truth
 from socmed import pipeline
 from socmed.batches import PreparedBatch, load_prepared, plan_batches, prepare_batch
@@ -65,10 +66,17 @@ def run_flow(config: Path, batch_mb: int) -> dict[str, Any]:
     clear_outputs(settings.pipeline.data_dir)
     pipeline.warehouse(settings.warehouse_url())  # migrate before the clock starts
     start = time.perf_counter()
-    reports = asyncio.run(reprocess(str(config), platform="instagram", batch_mb=batch_mb))
+    with cpu.measure() as used:
+        reports = asyncio.run(reprocess(str(config), platform="instagram", batch_mb=batch_mb))
     seconds = time.perf_counter() - start
     failed = [r.errors for r in reports if r.status != "succeeded"]
-    return {"seconds": seconds, "stages": stage_seconds(reports), "runs": len(reports), "failed": failed[:3]}
+    return {
+        "seconds": seconds,
+        "cpu": vars(used),
+        "stages": stage_seconds(reports),
+        "runs": len(reports),
+        "failed": failed[:3],
+    }
 
 
 def run_plain(config: Path, batch_mb: int) -> dict[str, Any]:
@@ -80,7 +88,7 @@ def run_plain(config: Path, batch_mb: int) -> dict[str, Any]:
     start = time.perf_counter()
     runs = list_runs(settings.pipeline.data_dir, "instagram")
     outcomes = []
-    with ThreadPoolExecutor(1) as pool:
+    with cpu.measure() as used, ThreadPoolExecutor(1) as pool:
         loading: Future[None] | None = None
         for batch in plan_batches(runs, batch_mb * MIB):
             prepared: PreparedBatch = prepare_batch(settings, batch, None)
@@ -90,10 +98,15 @@ def run_plain(config: Path, batch_mb: int) -> dict[str, Any]:
             outcomes += prepared.outcomes
         if loading is not None:
             loading.result()
-    refresh_campaigns(engine, list(settings.campaigns))  # the flow's last step too
+        refresh_campaigns(engine, list(settings.campaigns))  # the flow's last step too
     seconds = time.perf_counter() - start
     stages: dict[str, float] = {}
     for outcome in outcomes:
         for stage, value in outcome.seconds.items():
             stages[stage] = stages.get(stage, 0.0) + value
-    return {"seconds": seconds, "stages": {k: round(v, 2) for k, v in stages.items()}, "runs": len(outcomes)}
+    return {
+        "seconds": seconds,
+        "cpu": vars(used),
+        "stages": {k: round(v, 2) for k, v in stages.items()},
+        "runs": len(outcomes),
+    }

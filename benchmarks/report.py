@@ -26,6 +26,16 @@ class Row:
     rss_mb: float | None
     totals_ok: bool | None
     note: str = ""
+    # CPU seconds of the timed work: the contender's process (every thread), and PostgreSQL's
+    # (benchmarks.cpu); None where not measured.
+    cpu_process: float | None = None
+    cpu_postgres: float | None = None
+
+    @property
+    def cpu(self) -> float | None:
+        if self.cpu_process is None or self.cpu_postgres is None:
+            return None
+        return self.cpu_process + self.cpu_postgres
 
     @property
     def rate(self) -> float:
@@ -47,7 +57,8 @@ class Report:
     def table(self) -> str:
         """The side-by-side table, ours first, with ours / contender ratios."""
         ours = self.ours().rate
-        head = f"{'contender':<26}{'rows':>10}{'seconds':>10}{'rows/s':>11}{'peak RSS MB':>13}{'ours/it':>11}"
+        head = f"{'contender':<26}{'rows':>10}{'seconds':>10}{'CPU s':>9}{'rows/s':>11}{'peak RSS MB':>13}"
+        head += f"{'ours/it':>11}"
         head += "  totals"
         out = [f"socmed-pipeline benchmark, size {self.size}, {self.cores} cores", head, "-" * len(head)]
         for row in self.rows:
@@ -56,9 +67,25 @@ class Report:
             )
             rss = f"{row.rss_mb:>13.0f}" if row.rss_mb is not None else f"{'-':>13}"
             totals = {True: "ok", False: "DIFFER", None: "-"}[row.totals_ok]
-            figures = f"{row.rows:>10}{row.seconds:>10.2f}{row.rate:>11.0f}{rss}{ratio}"
+            used = f"{row.cpu:>9.1f}" if row.cpu is not None else f"{'-':>9}"
+            figures = f"{row.rows:>10}{row.seconds:>10.2f}{used}{row.rate:>11.0f}{rss}{ratio}"
             out.append(f"{row.name:<26}{figures}  {totals} {row.note}")
         return "\n".join([*out, "", *self.lines])
+
+    def cpu_line(self) -> str:
+        """CPU seconds per contender (process + PostgreSQL), and ours against dlt's by CPU."""
+        measured = [r for r in self.rows if r.cpu is not None]
+        if not measured:
+            return "CPU seconds: not measured (no local PostgreSQL processes to read in /proc)"
+        parts = [f"{r.name} {r.cpu:.1f} = {r.cpu_process:.1f} + {r.cpu_postgres:.1f}" for r in measured]
+        ours = self.ours().cpu
+        ratios = [
+            f"{r.name} {r.cpu / ours:.2f}x"
+            for r in measured
+            if ours and r.name.startswith("dlt") and r.cpu is not None
+        ]
+        by_cpu = f"; ours against it by CPU: {', '.join(ratios)}" if ratios else ""
+        return f"CPU seconds (process + PostgreSQL): {'; '.join(parts)}{by_cpu}"
 
     def targets(self, stages: dict[str, float], prefect_share: float | None) -> list[str]:
         """Each target of the issue, met or not, from this run's figures."""
