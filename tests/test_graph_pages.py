@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import unicodedata
 from typing import Any
@@ -14,8 +15,15 @@ from polars.testing import assert_frame_equal
 from benchmarks.captions import caption
 from socmed.rawzone import StoredResponse
 from tests.test_transforms_instagram import media
+from transforms import graph_pages
 from transforms.common import HASHTAG_PATTERN, hashtags
-from transforms.graph_pages import decode_media_pages, insight_column, read_media_items
+from transforms.graph_pages import (
+    _arrow_items,
+    _strict_items,
+    decode_media_pages,
+    insight_column,
+    read_media_items,
+)
 from transforms.instagram import _MEDIA_ITEM, MEDIA_INSIGHTS
 
 NAMES = tuple(MEDIA_INSIGHTS)
@@ -149,3 +157,55 @@ def test_hashtags_of_generated_captions_match_the_reference() -> None:
     found = pl.DataFrame({"t": texts}, schema={"t": pl.Utf8()}).select(hashtags(pl.col("t")))
     assert [list(tags) for tags in found.to_series().to_list()] == [reference_hashtags(t) for t in texts]
     assert sum(map(len, found.to_series().to_list())) > 500
+
+
+def _meta_json(body: Any) -> bytes:
+    """A body as Meta sends it: compact, every non-ASCII character escaped."""
+    return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def test_arrow_reads_clean_pages_exactly_as_msgspec_does() -> None:
+    rng = random.Random(7)
+    generated = [
+        item(str(100 + n), caption=caption(rng, 2026), like_count=rng.choice([None, n])) for n in range(300)
+    ]
+    bodies = [{"data": [i], "paging": {"next": "x"}} for i in EDGE_ITEMS]
+    bodies += [{"data": generated[k : k + 50]} for k in range(0, 300, 50)] + [{"data": []}]
+    pages = [(n, response(n, _meta_json(body))) for n, body in enumerate(bodies)]
+
+    arrow = _arrow_items(pages, NAMES)
+    strict, refused = _strict_items(pages, NAMES)
+
+    assert arrow is not None and refused == []
+    assert arrow.height == len(EDGE_ITEMS) + 300
+    assert_frame_equal(arrow, strict)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        *REFUSED,
+        b'\xef\xbb\xbf{"data":[]}',  # a byte-order mark
+        b'{"data":\n[]}',  # a newline between tokens: valid JSON, but not one line
+        b'{"data":[{"id":"1","id":"2"}]}',  # a key given twice
+        b'{"data":[{"id":"1","like_count":1.0}]}',
+        b'{"data":[{"id":"1","like_count":true}]}',
+    ],
+    ids=repr,
+)
+def test_arrow_declines_a_group_with_any_page_msgspec_might_refuse(bad: Any) -> None:
+    good = (0, response(0, {"data": [item("1")]}))
+    assert _arrow_items([good], NAMES) is not None
+    assert _arrow_items([good, (1, response(1, bad))], NAMES) is None
+
+
+def test_groups_that_arrow_declines_go_page_by_page_to_msgspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph_pages, "_ARROW_BYTES", 1)  # one page a group
+    pages = [(0, response(0, {"data": [item("10")]}))]
+    pages += [(n + 1, response(n + 1, body)) for n, body in enumerate(REFUSED)]
+    pages.append((99, response(99, {"data": [item("11"), item("12")]})))
+
+    fast, rejected = decode_media_pages(pages, NAMES)
+
+    assert fast["id"].to_list() == ["10", "11", "12"] and fast["_resp"].to_list() == [0, 99, 99]
+    assert [n for n, _ in rejected] == list(range(1, len(REFUSED) + 1))
