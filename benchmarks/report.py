@@ -96,12 +96,12 @@ class Report:
                 ratio = ours.rate / by_name[name].rate
                 out.append(_verdict(f"{label}: {ratio:.2f}x", ratio >= minimum))
         share = stages.get("validate", 0.0) / ours.seconds if ours.seconds else 0.0
-        out.append(_verdict(f"GE validation {share:.0%} of end to end (< 25%)", share < MAX_VALIDATE_SHARE))
+        out.append(_verdict(f"GE validation {share:.1%} of end to end (< 25%)", share < MAX_VALIDATE_SHARE))
         if prefect_share is None:
             out.append("[not measured] Prefect overhead (< 10%): ours without Prefect was skipped")
         else:
             met = prefect_share < MAX_PREFECT_SHARE
-            out.append(_verdict(f"Prefect overhead {prefect_share:.0%} (< 10%)", met))
+            out.append(_verdict(f"Prefect overhead {prefect_share:.1%} (< 10%)", met))
         if self.size == "2m" and ours.rss_mb is not None:
             out.append(
                 _verdict(f"peak RSS {ours.rss_mb:.0f} MB at 2M (< 500 MB)", ours.rss_mb < MAX_RSS_MB_2M)
