@@ -14,6 +14,9 @@ import typer
 # telemetry: off unless the user turns it on (no calls home from an office's servers, and no
 # ERROR line about it on machines without internet). Set before Prefect reads its settings.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect waits 20 s for that server to answer; on a busy two-core machine its start (imports,
+# its SQLite migrations) has taken longer, and the demo then failed before doing anything.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 from socmed.config import ConfigError, load_settings
 

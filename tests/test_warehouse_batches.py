@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import psycopg
 import pytest
-from sqlalchemy import Engine, Text, cast, select, text
+from sqlalchemy import Engine, Text, cast, event, select, text
 
 from transforms.schemas import SCHEMAS, TABLE_ORDER
 from warehouse import merge
@@ -329,3 +329,62 @@ def test_a_load_takes_its_channels_locks_in_key_order(pg_url: str) -> None:
     as_signed = {(key - (1 << 64) if key >= 1 << 63 else key, granted) for key, granted in held}
     assert as_signed == {(low, True), (high, False)}
     engine.dispose()
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_a_first_wave_inserted_plainly_merges_as_the_upsert(pg_url: str, seed: int) -> None:
+    """Wave 1 tried as a plain insert (``merge._insert_new``) gives the upsert's rows and counts:
+    new keys through the insert, and the whole wave through the upsert once a key is stored."""
+    with _twin(pg_url) as second:
+        engines = []
+        for url in (pg_url, second):
+            upgrade(url)
+            engines.append(make_engine(url))
+        upsert, plain = engines
+        seen: list[str] = []
+        event.listen(plain, "before_cursor_execute", lambda *args: seen.append(str(args[2])))
+        try:
+            earlier, later = _runs(seed), _runs(seed + 100)
+            for runs in (earlier, later, earlier, later):
+                joined = {t: pl.concat([f[t] for _, f in runs]) for t in TABLES}
+                counts = []
+                for engine, first in ((upsert, False), (plain, True)):
+                    with begin_write(engine) as conn:
+                        counts.append(
+                            [upsert_table(conn, t, joined[t], insert_first=first) for t in TABLE_ORDER]
+                        )
+                assert counts[0] == counts[1]
+                assert _dump(plain) == _dump(upsert)
+        finally:
+            for engine in engines:
+                engine.dispose()
+    inserts = [s for s in seen if s.lstrip().startswith("WITH inserted AS")]
+    assert inserts and all("ON CONFLICT" not in s for s in inserts)  # the plain insert was tried
+    assert any(s.startswith("ROLLBACK TO SAVEPOINT") for s in seen)  # and gave way to the upsert
+    assert any("ON CONFLICT" in s for s in seen)
+
+
+def test_a_plain_insert_that_meets_a_stored_key_leaves_nothing_behind(pg_url: str) -> None:
+    """A plain insert that already inserted rows when it met a stored key is rolled back to its
+    savepoint: the upsert then merges the wave once, with exact counts."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        channel = _runs(1)[0][1]["channel"].filter(pl.col("channel_id") == CHANNELS[0])
+        stored = _content(("a", "b"), "run-1").filter(pl.col("content_id") == "c1")
+        with begin_write(engine) as conn:
+            upsert_table(conn, "channel", channel)
+            assert upsert_table(conn, "content", stored) == {"run-1": (1, 0)}
+        # In key order c0 is new and c1 stored: the plain insert adds c0, then fails on c1.
+        again = _content(("new", "changed", "new too"), "run-22")
+        with begin_write(engine) as conn:
+            assert upsert_table(conn, "content", again) == {"run-22": (2, 1)}
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT content_id, caption, run_id FROM content ORDER BY 1")).all()
+        assert [tuple(r) for r in rows] == [
+            ("c0", "new", "run-22"),
+            ("c1", "changed", "run-22"),
+            ("c2", "new too", "run-22"),
+        ]
+    finally:
+        engine.dispose()

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
+from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     ColumnCollection,
     ColumnElement,
@@ -64,6 +65,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from transforms.schemas import KEYS, METRIC_COLUMNS, TABLE_ORDER
 from transforms.schemas import PROVENANCE as PROVENANCE_COLUMNS
@@ -92,11 +94,14 @@ DIGESTED: dict[str, tuple[str, ...]] = {"content": ("caption",)}
 OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_at"})
 
 
-def upsert_table(conn: Connection, name: str, frame: pl.DataFrame, skip_unchanged: bool = True) -> Written:
+def upsert_table(
+    conn: Connection, name: str, frame: pl.DataFrame, skip_unchanged: bool = True, insert_first: bool = True
+) -> Written:
     """Stage one table's rows in bulk, then merge them wave by wave; (inserted, updated) per run_id.
 
     With ``skip_unchanged`` (PostgreSQL, tables in ``DIGESTED``), the keys whose every row equals
-    the stored row are left out first: merging them would change nothing.
+    the stored row are left out first: merging them would change nothing. With ``insert_first``
+    (PostgreSQL), the first wave is tried as a plain insert (``_insert_new``).
     """
     table, keys = TABLES[name], KEYS[name]
     postgres = conn.dialect.name == "postgresql"
@@ -109,8 +114,11 @@ def upsert_table(conn: Connection, name: str, frame: pl.DataFrame, skip_unchange
     staged = bulk.stage(conn, name, table, rows, index_on=WAVE)
     source = bulk.stage(conn, name + SOURCE, table, sources, index_on=SOURCE)
     check_references(conn, table, staged, rows)
-    merge = _merge_postgres if postgres else _merge_sqlite
-    tally = merge(conn, name, _joined(table, staged, source), int(rows[WAVE].max() or 0))  # type: ignore[arg-type]
+    waves, joined = int(rows[WAVE].max() or 0), _joined(table, staged, source)  # type: ignore[arg-type]
+    if postgres:
+        tally = _merge_postgres(conn, name, joined, waves, insert_first)
+    else:
+        tally = _merge_sqlite(conn, name, joined, waves)
     for temporary in (staged, source):
         bulk.drop(conn, temporary)
     return {run: (tally[run, True], tally[run, False]) for run, _ in tally}
@@ -330,15 +338,44 @@ def watched(table: Table) -> list[str]:
     return [c.name for c in table.columns if not c.primary_key and c.name not in OBSERVATION_COLUMNS]
 
 
-def _merge_postgres(conn: Connection, name: str, staged: Subquery, waves: int) -> Tally:
-    """Each wave in one statement, its changed rows counted per source and kind in the same statement."""
+def _merge_postgres(
+    conn: Connection, name: str, staged: Subquery, waves: int, insert_first: bool = True
+) -> Tally:
+    """Each wave in one statement, its changed rows counted per source and kind in the same statement.
+
+    With ``insert_first``, wave 1 is first tried as a plain insert (``_insert_new``).
+    """
     counted = _counted_upsert(conn, name, staged)
     conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")  # until commit: sorts in memory
     tally: Tally = Counter()
     for wave in range(1, waves + 1):
-        for run_id, was_inserted, count in conn.execute(counted, {"wave": wave}):
+        found = _insert_new(conn, name, staged) if wave == 1 and insert_first else None
+        for run_id, was_inserted, count in conn.execute(counted, {"wave": wave}) if found is None else found:
             tally[run_id, was_inserted] += count
     return tally
+
+
+def _insert_new(conn: Connection, name: str, staged: Subquery) -> list[Any] | None:
+    """Wave 1 as a plain ``INSERT`` under a savepoint, counted per run; None if a key is stored.
+
+    Where no key of the wave is stored (a new day's facts, a first load, new posts), the upsert
+    inserts every row as it is staged: a plain insert does the same without ``ON CONFLICT``'s
+    speculative insertion (about a fifth of a fact row's insert). The first stored key it meets
+    raises a unique violation; the insert is rolled back to the savepoint and the wave goes
+    through the upsert as always. Rows go in key order, so a re-run fails at its first row.
+    """
+    table = TABLES[name]
+    source = _wave_source(table, staged, ordered=True)
+    insert = postgresql.insert(table).from_select([c.name for c in table.columns], source)
+    inserted = insert.returning(table.c.run_id).cte("inserted")
+    counted = select(inserted.c.run_id, true(), func.count()).group_by(inserted.c.run_id)
+    try:
+        with conn.begin_nested():
+            return list(conn.execute(counted, {"wave": 1}))
+    except IntegrityError as exc:
+        if not isinstance(exc.orig, UniqueViolation):
+            raise
+        return None
 
 
 def _counted_upsert(conn: Connection, name: str, staged: Subquery) -> Select[Any]:
