@@ -23,6 +23,7 @@ from typing import Annotated
 import msgspec
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from transforms.common import RESP, Numbered, read_json_pages
@@ -159,13 +160,11 @@ def _arrow_items(pages: Sequence[Numbered], names: tuple[str, ...]) -> pl.DataFr
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != len(bodies) or table["data"].null_count:
+    data = table["data"]
+    if table.num_rows != len(bodies) or data.null_count or pc.list_flatten(data).null_count:
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    data = frame.get_column("data")
-    if data.list.eval(pl.element().is_null()).list.any().any():
-        return None
     numbered = frame.with_columns(pl.Series(RESP, [number for number, _ in pages], dtype=pl.Int64()))
     items = numbered.explode("data").filter(pl.col("data").is_not_null()).unnest("data")
     return items.select(

@@ -67,16 +67,7 @@ def _configuration(expectation: Expectation) -> ExpectationConfiguration:
     entry = entries.get(id(expectation))
     if entry is None or entry[0] is not expectation or not _same(entry[1], fields):
         built = _ORIGINAL.fget(expectation)
-        values = {
-            "type": built.type,
-            "kwargs": built.kwargs,
-            "meta": built.meta,
-            "notes": built.notes,
-            "description": built.description,
-            "severity": built.severity,
-            "id": built.id,
-            "rendered_content": built.rendered_content,
-        }
+        values = {"type": built.type, "kwargs": built.kwargs, **{k: getattr(built, k) for k in _POPPED}}
         # The entry holds the expectation and its field values, so no id is reused meanwhile.
         entries[id(expectation)] = (expectation, fields, _fresh(values))
         return built  # type: ignore[no-any-return]

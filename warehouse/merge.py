@@ -315,11 +315,16 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     raise NotImplementedError(f"warehouse upserts support postgresql and sqlite, not {conn.dialect.name}")
 
 
+def _wave_insert(conn: Connection, table: Table, staged: Subquery) -> Any:
+    """``INSERT INTO table SELECT <one wave>`` (bind parameter ``wave``), in the dialect's construct."""
+    source = _wave_source(table, staged, ordered=conn.dialect.name == "postgresql")
+    return dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
+
+
 def _upsert(conn: Connection, name: str, staged: Subquery) -> Any:
     """INSERT ... SELECT <one wave> ON CONFLICT (key) DO UPDATE SET merge WHERE merge differs."""
     table = TABLES[name]
-    source = _wave_source(table, staged, ordered=conn.dialect.name == "postgresql")
-    stmt = dialect_insert(conn, table).from_select([c.name for c in table.columns], source)
+    stmt = _wave_insert(conn, table, staged)
     merged = MERGES[name](table, stmt.excluded)
     return stmt.on_conflict_do_update(
         index_elements=list(KEYS[name]), set_=merged, where=_differs(name, stmt.excluded)
@@ -350,7 +355,9 @@ def _merge_postgres(
     tally: Tally = Counter()
     for wave in range(1, waves + 1):
         found = _insert_new(conn, name, staged) if wave == 1 and insert_first else None
-        for run_id, was_inserted, count in conn.execute(counted, {"wave": wave}) if found is None else found:
+        if found is None:
+            found = list(conn.execute(counted, {"wave": wave}))
+        for run_id, was_inserted, count in found:
             tally[run_id, was_inserted] += count
     return tally
 
@@ -365,9 +372,7 @@ def _insert_new(conn: Connection, name: str, staged: Subquery) -> list[Any] | No
     through the upsert as always. Rows go in key order, so a re-run fails at its first row.
     """
     table = TABLES[name]
-    source = _wave_source(table, staged, ordered=True)
-    insert = postgresql.insert(table).from_select([c.name for c in table.columns], source)
-    inserted = insert.returning(table.c.run_id).cte("inserted")
+    inserted = _wave_insert(conn, table, staged).returning(table.c.run_id).cte("inserted")
     counted = select(inserted.c.run_id, true(), func.count()).group_by(inserted.c.run_id)
     try:
         with conn.begin_nested():
