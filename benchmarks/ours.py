@@ -14,6 +14,7 @@ from benchmarks.generate import account_id, load_truth
 from socmed import pipeline
 from socmed.batches import PreparedBatch, load_prepared, plan_batches, prepare_batch
 from socmed.config import load_settings
+from socmed.heap import long_lived_frozen
 from socmed.rawzone import list_runs
 from warehouse.campaigns import refresh_campaigns
 
@@ -88,7 +89,7 @@ def run_plain(config: Path, batch_mb: int) -> dict[str, Any]:
     start = time.perf_counter()
     runs = list_runs(settings.pipeline.data_dir, "instagram")
     outcomes = []
-    with cpu.measure() as used, ThreadPoolExecutor(1) as pool:
+    with cpu.measure() as used, long_lived_frozen(), ThreadPoolExecutor(1) as pool:
         loading: Future[None] | None = None
         for batch in plan_batches(runs, batch_mb * MIB):
             prepared: PreparedBatch = prepare_batch(settings, batch, None)

@@ -20,6 +20,7 @@ from prefect.utilities.annotations import quote
 from flows.tasks import campaigns_task, load_batch_task, prepare_batch_task
 from socmed.batches import DEFAULT_BATCH_BYTES, Batch, PreparedBatch, channel_for, plan_batches
 from socmed.config import Settings, load_settings, parse_date
+from socmed.heap import long_lived_frozen
 from socmed.rawzone import list_runs
 from socmed.summary import ChannelReport, summary_table
 from validation.validate import ValidationThresholdExceeded
@@ -117,7 +118,7 @@ async def reprocess(
     url = settings.warehouse_url()
     # One API client for every task run of the flow: without it each sync task run (and the
     # load task's worker thread, which sees this context too) opens a client of its own.
-    with SyncClientContext.get_or_create():
+    with SyncClientContext.get_or_create(), long_lived_frozen():
         reports = _replay(settings, runs, batch_mb, flow_run_id, url)
     get_run_logger().info("reprocessed %d raw runs\n%s", len(reports), summary_table(reports))
     get_run_logger().info("seconds per stage: %s", stage_seconds(reports))
