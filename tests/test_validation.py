@@ -533,3 +533,37 @@ def test_outside_the_cache_block_each_read_is_ge_s_own_build() -> None:
         assert expectation.configuration.kwargs == first.kwargs  # a caller's change stays its own
     outside = expectation.configuration
     assert outside.to_json_dict() == first.to_json_dict()
+
+
+def _pandas_objects() -> int:
+    import gc
+
+    import pandas as pd
+
+    gc.collect()
+    return sum(isinstance(o, pd.DataFrame | pd.Series) for o in gc.get_objects())
+
+
+def test_ge_keeps_nothing_of_a_validated_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each validation leaves GE's process-wide engine as it found it: a long replay does not grow
+    by every batch's frames and row masks (GE's own caches are never emptied)."""
+    from validation import engine
+
+    def validate(n: int) -> None:
+        """A batch with failing rows in every table (both passes run), its data new to GE."""
+        later = timedelta(microseconds=n)
+        batch = {t: f.with_columns(pl.col("fetched_at") + later) for t, f in _every_case_batch().items()}
+        assert sum(r.quarantined.height for r in validate_batch(batch, NOW + later).values())
+
+    validate(0)
+    before = _pandas_objects()
+    for n in range(1, 4):
+        validate(n)
+    assert _pandas_objects() == before
+    assert not engine.runtime().context.data_sources.get(engine.SOURCE).get_execution_engine()._metric_cache
+
+    monkeypatch.setattr(engine, "_forget_batches", lambda: None)  # GE's own behaviour: it grows
+    validate(4)
+    grown = _pandas_objects()
+    validate(5)
+    assert _pandas_objects() > grown
