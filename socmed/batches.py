@@ -356,13 +356,19 @@ def _remove_run_files(data_dir: Path, run_id: str, zone: str) -> None:
 
 
 def load_prepared(engine: Engine, prepared: PreparedBatch) -> None:
-    """Load the passing slices in one transaction; record a failed load for each slice over its threshold."""
+    """Load the passing slices in one transaction; record a failed load for each slice over its threshold.
+
+    Once loaded, the batch's frames are let go (``prepared.good`` emptied): Prefect keeps a task's
+    result in reference cycles until the collector's next full collection, which in a long
+    replay would hold every loaded batch's rows. A load that raises keeps them for its retry.
+    """
     start = time.perf_counter()
     for outcome, audit, error in zip(prepared.outcomes, prepared.audits, prepared.errors, strict=True):
         if error is not None and outcome.load_id is None:  # once, even when the load task retries
             outcome.load_id = record_failed_load(engine, audit, error)
     passing = [i for i, error in enumerate(prepared.errors) if error is None]
     results = load_runs(engine, prepared.good, [prepared.audits[i] for i in passing]) if passing else []
+    prepared.good = {}
     for index, loaded in zip(passing, results, strict=True):
         outcome = prepared.outcomes[index]
         outcome.load_id = loaded.load_id

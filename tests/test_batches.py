@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from benchmarks.generate import Size, generate
 from benchmarks.ours import write_config
@@ -115,3 +116,24 @@ def test_the_budget_changes_nothing_reprocessing_gives(zone: Path, tmp_path: Pat
     assert [r[:4] for r in small] == [r[:4] for r in large]
     assert sum(r[4] for r in small) > sum(r[4] for r in large), "parts load under audits of their own"
     assert pl.DataFrame(small, orient="row")["column_4"].max() > 1
+
+
+def test_a_loaded_batch_lets_its_frames_go_and_a_failed_load_keeps_them(zone: Path, tmp_path: Path) -> None:
+    """Prefect holds a task's result in reference cycles until a full collection: a loaded
+    batch must not hold its rows there, and a load that raised keeps them for its retry."""
+    data, url = tmp_path / "data", f"sqlite:///{tmp_path / 'warehouse.db'}"
+    shutil.copytree(zone, data)
+    settings = load_settings(write_config(tmp_path, data, url))
+    batch = next(plan_batches(list_runs(data, "instagram"), 64 * 1024 * 1024))
+    prepared = prepare_batch(settings, batch, None)
+    rows = sum(frame.height for frame in prepared.good.values())
+    assert rows
+    broken = pipeline.warehouse(f"sqlite:///{tmp_path / 'other.db'}")
+    with broken.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE content_metrics_daily")
+    with pytest.raises(OperationalError, match="content_metrics_daily"):
+        load_prepared(broken, prepared)
+    assert sum(frame.height for frame in prepared.good.values()) == rows
+    load_prepared(pipeline.warehouse(url), prepared)
+    assert prepared.good == {}
+    assert query(url, "SELECT count(*) FROM content_metrics_daily")[0][0] > 0
