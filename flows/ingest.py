@@ -20,7 +20,7 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 
 from flows.events import INLINE, announce_landing
-from flows.tasks import campaigns_task, fetch_task, plan_task, process_run
+from flows.tasks import campaigns_task, fetch_task, plan_task, process_run, untraversed
 from socmed import pipeline
 from socmed.config import ChannelSettings, ConfigError, Settings, load_settings, parse_date
 from socmed.platforms import platform_names, platform_streams
@@ -94,10 +94,10 @@ def _run_channel(
     report = ChannelReport(channel.key, run_id, "failed")
     own = tuple(s for s in streams or () if s in platform_streams(channel.platform))
     window, watermark = plan_task(
-        settings, channel, now, parse_date(since, "--since"), parse_date(until, "--until"), own
+        untraversed(settings), channel, now, parse_date(since, "--since"), parse_date(until, "--until"), own
     )
     report.window = window
-    fetched = fetch_task(settings, channel, run_id, window, now)
+    fetched = fetch_task(untraversed(settings), channel, run_id, window, now)
     report.fetch = fetched
     announce_landing(settings, channel, fetched, INLINE)
     if fetched.error:

@@ -17,7 +17,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
-from flows.tasks import campaigns_task, load_batch_task, prepare_batch_task
+from flows.tasks import campaigns_task, load_batch_task, prepare_batch_task, untraversed
 from socmed.batches import DEFAULT_BATCH_BYTES, Batch, PreparedBatch, channel_for, plan_batches
 from socmed.config import Settings, load_settings, parse_date
 from socmed.heap import long_lived_frozen
@@ -82,7 +82,7 @@ def _replay(
         try:
             # quote(): Prefect would otherwise walk every response meta of the batch (and every
             # frame and audit of a prepared batch) looking for futures, for each task call.
-            prepared = prepare_batch_task(settings, cast(Batch, quote(batch)), flow_run_id)
+            prepared = prepare_batch_task(untraversed(settings), cast(Batch, quote(batch)), flow_run_id)
         except Exception as exc:
             reports += _batch_reports(settings, batch, None, f"{type(exc).__name__}: {exc}")
             continue
