@@ -12,6 +12,7 @@ RATIO_TARGETS = (
     ("40% of the parse floor", "parse floor", 0.40),
 )
 MAX_RSS_MB_2M = 500.0
+TARGET_SIZE = "200k"  # the size the issue's ratio, GE and Prefect targets are set at
 MAX_VALIDATE_SHARE = 0.25
 MAX_PREFECT_SHARE = 0.10
 
@@ -90,18 +91,22 @@ class Report:
     def targets(self, stages: dict[str, float], prefect_share: float | None) -> list[str]:
         """Each target of the issue, met or not, from this run's figures."""
         ours, by_name = self.ours(), {r.name: r for r in self.rows}
+        # The issue sets these at 200k; at another size they are figures to compare, not verdicts.
+        at = "" if self.size == TARGET_SIZE else f" at {self.size} (the target is set at {TARGET_SIZE})"
         out = []
         for label, name, minimum in RATIO_TARGETS:
             if name in by_name and by_name[name].rate:
                 ratio = ours.rate / by_name[name].rate
-                out.append(_verdict(f"{label}: {ratio:.2f}x", ratio >= minimum))
+                out.append(_verdict(f"{label}: {ratio:.2f}x{at}", ratio >= minimum))
         share = stages.get("validate", 0.0) / ours.seconds if ours.seconds else 0.0
-        out.append(_verdict(f"GE validation {share:.1%} of end to end (< 25%)", share < MAX_VALIDATE_SHARE))
+        out.append(
+            _verdict(f"GE validation {share:.1%} of end to end (< 25%){at}", share < MAX_VALIDATE_SHARE)
+        )
         if prefect_share is None:
             out.append("[not measured] Prefect overhead (< 10%): ours without Prefect was skipped")
         else:
             met = prefect_share < MAX_PREFECT_SHARE
-            out.append(_verdict(f"Prefect overhead {prefect_share:.1%} (< 10%)", met))
+            out.append(_verdict(f"Prefect overhead {prefect_share:.1%} (< 10%){at}", met))
         if self.size == "2m" and ours.rss_mb is not None:
             out.append(
                 _verdict(f"peak RSS {ours.rss_mb:.0f} MB at 2M (< 500 MB)", ours.rss_mb < MAX_RSS_MB_2M)

@@ -53,3 +53,22 @@ def test_the_table_shows_cpu_where_measured_and_a_dash_elsewhere() -> None:
         "CPU seconds (process + PostgreSQL): ours (PostgreSQL) 4.0 = 2.5 + 1.5; dlt nested 24.0 = 18.0 + 6.0;"
         " ours against it by CPU: dlt nested 6.00x"
     )
+
+
+def test_targets_set_at_200k_say_so_at_another_size() -> None:
+    rows = [
+        Row("ours (PostgreSQL)", 10_000, 2.0, 500.0, True),
+        Row("dlt flat", 10_000, 12.0, 400.0, True),
+    ]
+    at_200k, at_2m = Report("200k", 2), Report("2m", 2)
+    at_200k.rows = at_2m.rows = rows
+    assert at_200k.targets({"validate": 0.2}, 0.05)[:3] == [
+        "[met] 5x dlt flattened: 6.00x",
+        "[met] GE validation 10.0% of end to end (< 25%)",
+        "[met] Prefect overhead 5.0% (< 10%)",
+    ]
+    assert at_2m.targets({"validate": 0.6}, 0.12)[:3] == [
+        "[met] 5x dlt flattened: 6.00x at 2m (the target is set at 200k)",
+        "[NOT met] GE validation 30.0% of end to end (< 25%) at 2m (the target is set at 200k)",
+        "[NOT met] Prefect overhead 12.0% (< 10%) at 2m (the target is set at 200k)",
+    ]
