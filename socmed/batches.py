@@ -151,6 +151,7 @@ class PreparedBatch:
     audits: list[AuditInfo]
     errors: list[str | None]  # why a slice will not load (its quarantine threshold), or None
     good: dict[str, pl.DataFrame] = field(default_factory=dict)
+    loaded: bool = False  # set once loaded; ``good`` is then emptied
 
 
 def prepare_batch(settings: Settings, batch: Batch, flow_run_id: str | None) -> PreparedBatch:
@@ -360,15 +361,18 @@ def load_prepared(engine: Engine, prepared: PreparedBatch) -> None:
 
     Once loaded, the batch's frames are let go (``prepared.good`` emptied): Prefect keeps a task's
     result in reference cycles until the collector's next full collection, which in a long
-    replay would hold every loaded batch's rows. A load that raises keeps them for its retry.
+    replay would hold every loaded batch's rows. A load that raises keeps them for its retry;
+    a batch already loaded is not loaded again.
     """
+    if prepared.loaded:
+        return
     start = time.perf_counter()
     for outcome, audit, error in zip(prepared.outcomes, prepared.audits, prepared.errors, strict=True):
         if error is not None and outcome.load_id is None:  # once, even when the load task retries
             outcome.load_id = record_failed_load(engine, audit, error)
     passing = [i for i, error in enumerate(prepared.errors) if error is None]
     results = load_runs(engine, prepared.good, [prepared.audits[i] for i in passing]) if passing else []
-    prepared.good = {}
+    prepared.good, prepared.loaded = {}, True
     for index, loaded in zip(passing, results, strict=True):
         outcome = prepared.outcomes[index]
         outcome.load_id = loaded.load_id

@@ -135,5 +135,9 @@ def test_a_loaded_batch_lets_its_frames_go_and_a_failed_load_keeps_them(zone: Pa
         load_prepared(broken, prepared)
     assert sum(frame.height for frame in prepared.good.values()) == rows
     load_prepared(pipeline.warehouse(url), prepared)
-    assert prepared.good == {}
-    assert query(url, "SELECT count(*) FROM content_metrics_daily")[0][0] > 0
+    assert prepared.good == {} and prepared.loaded
+    counts = "SELECT (SELECT count(*) FROM content_metrics_daily), (SELECT count(*) FROM load_audit)"
+    stored = query(url, counts)
+    assert stored[0][0] > 0
+    load_prepared(pipeline.warehouse(url), prepared)  # again (a retried task): nothing more happens
+    assert query(url, counts) == stored
