@@ -49,14 +49,23 @@ def found_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.fixture
 def engines(warehouse_url: str) -> Iterator[tuple[Engine, Engine]]:
     """Two migrated warehouses of the same dialect: one loaded run by run, one batch at once."""
-    with _twin(warehouse_url) as second:
+    with _migrated_pair(warehouse_url) as pair:
+        yield pair
+
+
+@contextmanager
+def _migrated_pair(url: str) -> Iterator[tuple[Engine, Engine]]:
+    """Engines on this warehouse and on a second, empty one of the same dialect, both migrated."""
+    with _twin(url) as second:
         made = []
-        for url in (warehouse_url, second):
-            upgrade(url)
-            made.append(make_engine(url))
-        yield made[0], made[1]
-        for engine in made:
-            engine.dispose()
+        for each in (url, second):
+            upgrade(each)
+            made.append(make_engine(each))
+        try:
+            yield made[0], made[1]
+        finally:
+            for engine in made:
+                engine.dispose()
 
 
 @contextmanager
@@ -197,15 +206,21 @@ def test_leaving_out_unchanged_keys_merges_as_the_whole_merge(
 ) -> None:
     """The unchanged-rows check (PostgreSQL) drops only keys whose merge would change nothing."""
     whole, checked = engines
+    _merge_alike(whole, checked, seed, "skip_unchanged")
+
+
+def _merge_alike(without: Engine, with_it: Engine, seed: int, option: str) -> None:
+    """Random runs merged twice over into both warehouses, ``option`` off and on: the same
+    counts per run from every merge, and the same rows after each."""
     earlier, later = _runs(seed), _runs(seed + 100)
     for runs in (earlier, later, earlier, later):
         joined = {t: pl.concat([f[t] for _, f in runs]) for t in TABLES}
         counts = []
-        for engine, skip in ((whole, False), (checked, True)):
+        for engine, value in ((without, False), (with_it, True)):
             with begin_write(engine) as conn:
-                counts.append([upsert_table(conn, t, joined[t], skip_unchanged=skip) for t in TABLE_ORDER])
+                counts.append([upsert_table(conn, t, joined[t], **{option: value}) for t in TABLE_ORDER])
         assert counts[0] == counts[1]
-        assert _dump(checked) == _dump(whole)
+        assert _dump(with_it) == _dump(without)
 
 
 TRICKY = ("Halo 👋🏽 #Kota\r\nbaris", 'e\u0301 vs é, "quoted", back\\slash\ttab', "", None, "x" * 3000)
@@ -335,29 +350,10 @@ def test_a_load_takes_its_channels_locks_in_key_order(pg_url: str) -> None:
 def test_a_first_wave_inserted_plainly_merges_as_the_upsert(pg_url: str, seed: int) -> None:
     """Wave 1 tried as a plain insert (``merge._insert_new``) gives the upsert's rows and counts:
     new keys through the insert, and the whole wave through the upsert once a key is stored."""
-    with _twin(pg_url) as second:
-        engines = []
-        for url in (pg_url, second):
-            upgrade(url)
-            engines.append(make_engine(url))
-        upsert, plain = engines
-        seen: list[str] = []
+    seen: list[str] = []
+    with _migrated_pair(pg_url) as (upsert, plain):
         event.listen(plain, "before_cursor_execute", lambda *args: seen.append(str(args[2])))
-        try:
-            earlier, later = _runs(seed), _runs(seed + 100)
-            for runs in (earlier, later, earlier, later):
-                joined = {t: pl.concat([f[t] for _, f in runs]) for t in TABLES}
-                counts = []
-                for engine, first in ((upsert, False), (plain, True)):
-                    with begin_write(engine) as conn:
-                        counts.append(
-                            [upsert_table(conn, t, joined[t], insert_first=first) for t in TABLE_ORDER]
-                        )
-                assert counts[0] == counts[1]
-                assert _dump(plain) == _dump(upsert)
-        finally:
-            for engine in engines:
-                engine.dispose()
+        _merge_alike(upsert, plain, seed, "insert_first")
     inserts = [s for s in seen if s.lstrip().startswith("WITH inserted AS")]
     assert inserts and all("ON CONFLICT" not in s for s in inserts)  # the plain insert was tried
     assert any(s.startswith("ROLLBACK TO SAVEPOINT") for s in seen)  # and gave way to the upsert
