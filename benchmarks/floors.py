@@ -1,8 +1,10 @@
-"""The floors: parsing the raw zone's gzip JSON alone, and a bare PostgreSQL COPY of the final rows."""
+"""The floors: parsing the raw zone's gzip JSON alone, and a bare PostgreSQL COPY of the final rows.
+
+The bodies are decompressed as the pipeline reads them (``socmed.rawzone.read_body``).
+"""
 
 from __future__ import annotations
 
-import gzip
 import io
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ import orjson
 import polars as pl
 import psycopg
 
-from socmed.rawzone import list_runs
+from socmed.rawzone import list_runs, read_body
 
 FINAL_TABLES = ("channel", "content", "channel_metrics_daily", "content_metrics_daily")
 
@@ -40,7 +42,7 @@ def _parse_each(data_dir: Path, decode: Callable[[bytes], Any]) -> dict[str, Any
     start = time.perf_counter()
     items = 0
     for path in files:
-        body = decode(gzip.decompress(path.read_bytes()))
+        body = decode(read_body(path))
         items += len(body.get("data", ())) if isinstance(body, dict) else 0
     return {"seconds": time.perf_counter() - start, "files": len(files), "items": items}
 
@@ -51,7 +53,7 @@ def parse_polars(data_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     rows = 0
     for run in runs:
-        lines = [gzip.decompress(p.read_bytes()) for p in sorted(run.glob("*.json.gz"))]
+        lines = [read_body(p) for p in sorted(run.glob("*.json.gz"))]
         rows += pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None).height
     return {"seconds": time.perf_counter() - start, "files": rows}
 

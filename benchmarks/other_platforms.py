@@ -9,7 +9,6 @@ when it has a several-run transform (as reprocessing runs it), else run by run.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import random
 import time
@@ -22,7 +21,7 @@ from benchmarks.captions import caption
 from benchmarks.generate import FIRST_DAY, Size, fetch_time
 from connectors.base import RawResponse
 from socmed.batches import plan_batches, read_slice
-from socmed.rawzone import RawWriter, list_runs, read_run
+from socmed.rawzone import RawWriter, list_runs, read_body, read_run
 from transforms.common import ChannelRef
 
 TIKTOK_PAGE, YOUTUBE_PAGE = 20, 50  # video/list max_count; videos.list ids per call
@@ -168,7 +167,7 @@ def measure(data_dir: Path, platform: str) -> dict[str, Any]:
     start = time.perf_counter()
     for run in runs:
         for body in sorted(run.glob("*.json.gz")):
-            orjson.loads(gzip.decompress(body.read_bytes()))
+            orjson.loads(read_body(body))
     parse = time.perf_counter() - start
     if platform not in REGISTRY:
         return {"parse": parse, "normalise": None, "rows": 0, "note": "no transform in the tree: parse only"}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import gzip
 import itertools
 import json
 import time
@@ -31,7 +30,7 @@ from socmed import paths
 from socmed.config import ChannelSettings, Settings
 from socmed.pipeline import ProcessOutcome, channel_ref, quarantine_reasons
 from socmed.platforms import Platform, get_platform
-from socmed.rawzone import StoredResponse
+from socmed.rawzone import StoredResponse, read_body
 from transforms.parquet import QUARANTINE_COLUMN, write_slices
 from transforms.runs import SLICE, RunInput, RunsResult
 from validation.validate import (
@@ -129,7 +128,7 @@ def read_slice(data_dir: Path, piece: Slice) -> list[StoredResponse]:
     out = []
     for meta in piece.metas:
         body_path = piece.run_dir / paths.raw_body_name(int(meta["seq"]), str(meta["stream"]))
-        body = gzip.decompress(body_path.read_bytes())
+        body = read_body(body_path)
         out.append(StoredResponse(meta=meta, body=body, raw_file=body_path.relative_to(data_dir).as_posix()))
     return out
 

