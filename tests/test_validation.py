@@ -567,3 +567,20 @@ def test_ge_keeps_nothing_of_a_validated_batch(monkeypatch: pytest.MonkeyPatch) 
     grown = _pandas_objects()
     validate(5)
     assert _pandas_objects() > grown
+
+
+def test_ge_does_not_fingerprint_the_frames_it_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GE hashes every value of a loaded frame for a batch marker nothing reads; ours is skipped."""
+    import pandas as pd
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    from validation import engine
+
+    def markers() -> dict[str, Any]:
+        frame = pd.DataFrame({"caption": ["📣 Kota\n" * 300] * 50})
+        batch = engine.runtime().batches["content"].get_batch(batch_parameters={"dataframe": frame})
+        return dict(batch.batch_markers)
+
+    assert "pandas_data_fingerprint" not in markers()
+    monkeypatch.setattr(pandas_execution_engine, "HASH_THRESHOLD", 1e9)  # GE's own default
+    assert "pandas_data_fingerprint" in markers()
