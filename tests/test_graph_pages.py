@@ -151,6 +151,14 @@ def test_hashtags_normalise_only_the_tags_with_the_same_result(text: str | None)
     assert all(unicodedata.is_normalized("NFC", tag) for tag in found)
 
 
+def test_hashtags_of_ascii_and_other_tags_in_one_column_match_the_reference() -> None:
+    """Only non-ASCII tags go through the normaliser: rows and tags of both kinds side by side."""
+    texts = [*TRICKY, "#Kota #Cafe\u0301 #kota #CAFÉ #x", "#plain #ascii", *TRICKY]
+    found = pl.DataFrame({"t": texts}, schema={"t": pl.Utf8()}).select(hashtags(pl.col("t")))
+    assert [list(tags) for tags in found.to_series().to_list()] == [reference_hashtags(t) for t in texts]
+    assert found.to_series()[len(TRICKY)].to_list() == ["kota", "café", "x"]
+
+
 def test_hashtags_of_generated_captions_match_the_reference() -> None:
     rng = random.Random(7)
     texts = [caption(rng, 2026) for _ in range(500)]
