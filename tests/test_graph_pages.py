@@ -16,7 +16,7 @@ from benchmarks.captions import caption
 from socmed.rawzone import StoredResponse
 from tests.test_transforms_instagram import media
 from transforms import graph_pages
-from transforms.common import HASHTAG_PATTERN, hashtags
+from transforms.common import HASHTAG_PATTERN, RESP, hashtags, latest
 from transforms.graph_pages import (
     _arrow_items,
     _strict_items,
@@ -217,3 +217,27 @@ def test_groups_that_arrow_declines_go_page_by_page_to_msgspec(monkeypatch: pyte
 
     assert fast["id"].to_list() == ["10", "11", "12"] and fast["_resp"].to_list() == [0, 99, 99]
     assert [n for n, _ in rejected] == list(range(1, len(REFUSED) + 1))
+
+
+def test_latest_of_a_table_keeps_the_same_rows_with_only_the_key_and_its_columns() -> None:
+    """The daily facts' latest rows need not carry (and copy) the captions of the media rows."""
+    from datetime import UTC, datetime
+
+    at = [datetime(2026, 11, 20, h, tzinfo=UTC) for h in (3, 1, 3, 2)]
+    media_rows = pl.DataFrame(
+        {
+            "__slice": [0, 0, 0, 1],
+            RESP: [1, 2, 3, 4],
+            "content_id": ["a", "a", "a", "a"],
+            "snapshot_date": [at[0].date()] * 4,
+            "views": [5, 9, 7, 1],
+            "caption": ["long " * 400] * 4,
+            "fetched_at": at,
+        }
+    )
+    key = ["__slice", "content_id", "snapshot_date"]
+    whole = latest(media_rows, key)
+    narrow = latest(media_rows, key, "content_metrics_daily")
+    assert narrow.columns == [*key, "views", "fetched_at"]
+    assert_frame_equal(narrow, whole.select(narrow.columns))
+    assert narrow.sort("__slice")["views"].to_list() == [7, 1]  # same time: the later arrival wins

@@ -269,16 +269,21 @@ def extract_hashtags(text: str | None) -> list[str]:
     return list(found)
 
 
-def latest(frame: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
+def latest(frame: pl.DataFrame, key: Sequence[str], table: str | None = None) -> pl.DataFrame:
     """One row per key: the latest observation (by fetched_at, then arrival order).
 
     The order is found on the key and order columns alone, and the kept rows are gathered once:
-    sorting the whole frame would copy every column (captions above all) twice.
+    sorting the whole frame would copy every column (captions above all) twice. With ``table``,
+    only the key and that table's columns are gathered: a post's daily facts need not copy
+    its caption once more.
     """
     narrow = frame.select(*dict.fromkeys([*key, "fetched_at", RESP])).with_row_index(_ROW)
     ordered = narrow.sort("fetched_at", RESP, _ROW)
     kept = ordered.unique(subset=list(key), keep="last", maintain_order=True)[_ROW]
-    return frame.select(pl.all().gather(kept))
+    if table is None:
+        return frame.select(pl.all().gather(kept))
+    wanted = [c for c in dict.fromkeys([*key, *SCHEMAS[table]]) if c in frame.columns]
+    return frame.select(pl.col(wanted).gather(kept))
 
 
 _ROW = "__latest_row"  # a row's position, for latest()

@@ -82,7 +82,9 @@ def transform_facebook_runs(runs: Sequence[RunInput]) -> RunsResult:
     frames = {
         "channel": _channel(page),
         "content": _content(posts),
-        "content_metrics_daily": posts.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "content_metrics_daily": latest(
+            posts, [SLICE, "content_id", "snapshot_date"], "content_metrics_daily"
+        ),
         "channel_metrics_daily": _channel_metrics(page, daily),
     }
     return RunsResult({t: finish(t, f, PLATFORM) for t, f in frames.items()}, numbered.split(problems))

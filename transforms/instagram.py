@@ -209,7 +209,7 @@ def _content(media: pl.DataFrame) -> pl.DataFrame:
 
 def _content_metrics(media: pl.DataFrame, insights: pl.DataFrame, problems: list[str]) -> pl.DataFrame:
     """One metrics row per media and local day: latest observation, NULLs filled by insights."""
-    base = media.pipe(latest, [SLICE, "content_id", "snapshot_date"])
+    base = latest(media, [SLICE, "content_id", "snapshot_date"], "content_metrics_daily")
     fill = insight_fill(insights)
     problems.extend(orphan_problems(fill, base))
     filled = pl.any_horizontal(

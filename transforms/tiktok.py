@@ -79,7 +79,9 @@ def transform_tiktok_runs(runs: Sequence[RunInput]) -> RunsResult:
     frames = {
         "channel": _channel(user),
         "content": _content(videos),
-        "content_metrics_daily": videos.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "content_metrics_daily": latest(
+            videos, [SLICE, "content_id", "snapshot_date"], "content_metrics_daily"
+        ),
         "channel_metrics_daily": _channel_metrics(user),
     }
     return RunsResult({t: finish(t, f, PLATFORM) for t, f in frames.items()}, numbered.split(problems))

@@ -80,7 +80,9 @@ def transform_x_runs(runs: Sequence[RunInput]) -> RunsResult:
     frames = {
         "channel": _channel(user),
         "content": _content(posts, _post_handles(user)),
-        "content_metrics_daily": posts.pipe(latest, [SLICE, "content_id", "snapshot_date"]),
+        "content_metrics_daily": latest(
+            posts, [SLICE, "content_id", "snapshot_date"], "content_metrics_daily"
+        ),
         "channel_metrics_daily": user.with_columns(snapshot_date=pl.col("local_date")).pipe(
             latest, [SLICE, "snapshot_date"]
         ),
