@@ -252,6 +252,8 @@ def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> pl.DataF
         conn.execute(query).all(), schema={k: values.schema[k] for k in keys}, orient="row"
     )
     bulk.drop(conn, staged)
+    if changing.height == values.select(keys).n_unique():
+        return values  # every key may change (new posts): the frame as it is, not a copy
     return values.join(changing, on=list(keys), how="semi", maintain_order="left")
 
 
@@ -282,10 +284,13 @@ def by_source(rows: pl.DataFrame, table: Table) -> tuple[pl.DataFrame, pl.DataFr
     are staged once per source and joined back in the merge.
     """
     columns = [c for c in PROVENANCE if c in table.c]
-    sources = rows.select(columns).unique(maintain_order=True).with_row_index(SOURCE)
+    provenance = rows.select(columns)
+    sources = provenance.unique(maintain_order=True).with_row_index(SOURCE)
     sources = sources.with_columns(pl.col(SOURCE).cast(pl.Int32))
-    numbered = rows.join(sources, on=columns, how="left", nulls_equal=True, maintain_order="left")
-    return numbered.drop(columns), sources
+    # The number is found on the provenance columns alone: joining the whole frame would copy
+    # every column (a batch's new captions above all) once more.
+    numbers = provenance.join(sources, on=columns, how="left", nulls_equal=True, maintain_order="left")
+    return rows.drop(columns).with_columns(numbers[SOURCE]), sources
 
 
 def _joined(table: Table, values: Table, sources: Table) -> Subquery:
