@@ -241,3 +241,19 @@ def test_latest_of_a_table_keeps_the_same_rows_with_only_the_key_and_its_columns
     assert narrow.columns == [*key, "views", "fetched_at"]
     assert_frame_equal(narrow, whole.select(narrow.columns))
     assert narrow.sort("__slice")["views"].to_list() == [7, 1]  # same time: the later arrival wins
+
+
+def test_provenance_by_number_equals_the_join_and_falls_back_to_it() -> None:
+    """Rows get their response's provenance by position where the numbering is 0, 1, ..."""
+    from transforms.common import with_provenance
+
+    prov = pl.DataFrame({RESP: [0, 1, 2], "run_id": ["r0", "r1", "r2"], "raw_file": ["f0", "f1", "f2"]})
+    items = pl.DataFrame({RESP: [2, 0, 2, 1], "caption": ["c", "a", "d", "b"]})
+    joined = items.join(prov, on=RESP, maintain_order="left")
+    assert_frame_equal(with_provenance(items, prov), joined)
+    assert with_provenance(items, prov)["run_id"].to_list() == ["r2", "r0", "r2", "r1"]
+    gaps = prov.with_columns(pl.col(RESP) * 2)  # 0, 2, 4: not by position, a join
+    assert_frame_equal(with_provenance(items, gaps), items.join(gaps, on=RESP, maintain_order="left"))
+    stray = items.vstack(pl.DataFrame({RESP: [7], "caption": ["e"]}))  # no such response: dropped
+    assert_frame_equal(with_provenance(stray, prov), joined)
+    assert with_provenance(items.clear(), prov).columns == joined.columns

@@ -269,6 +269,25 @@ def extract_hashtags(text: str | None) -> list[str]:
     return list(found)
 
 
+def with_provenance(frame: pl.DataFrame, prov: pl.DataFrame) -> pl.DataFrame:
+    """``frame.join(prov, on=RESP)``, the frame's rows in their order.
+
+    Where ``prov`` holds the responses numbered 0, 1, ... in order (as a transform's numbering
+    gives them), each row's response columns are gathered by its number instead: the frame's
+    own columns, captions above all, are not copied as a join copies them.
+    """
+    numbers, rows = prov[RESP], frame[RESP]
+    in_range = rows.null_count() == 0 and rows.is_between(0, numbers.len() - 1).all()
+    by_number = (
+        bool((numbers == pl.int_range(numbers.len(), eager=True)).all())
+        and not set(frame.columns) & (set(prov.columns) - {RESP})
+        and (rows.is_empty() or in_range)
+    )
+    if not by_number:
+        return frame.join(prov, on=RESP, maintain_order="left")
+    return frame.hstack(prov.drop(RESP).select(pl.all().gather(rows)))
+
+
 def latest(frame: pl.DataFrame, key: Sequence[str], table: str | None = None) -> pl.DataFrame:
     """One row per key: the latest observation (by fetched_at, then arrival order).
 

@@ -41,6 +41,7 @@ from transforms.common import (
     meta_requested_day,
     meta_timestamp,
     problem,
+    with_provenance,
 )
 from transforms.graph_pages import INSIGHT, ITEM_FIELDS, insight_column, read_media_items
 from transforms.instagram_insights import (
@@ -165,7 +166,7 @@ def _media(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl
     """Every media observation of the run: fields, nested insights and provenance."""
     found, errors = read_media_items(pages, _MEDIA_ITEM, MEDIA_INSIGHTS)
     problems.extend(errors)
-    items = found.join(prov, on=RESP)
+    items = with_provenance(found, prov)
     problems.extend(_media_problems(items))
     return (
         items.drop_nulls("id")
