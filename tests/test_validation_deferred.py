@@ -81,3 +81,11 @@ def test_a_deferred_module_imports_on_first_attribute_and_forwards(monkeypatch: 
     assert hsv_to_rgb is real.hsv_to_rgb and colorsys.hsv_to_rgb is real.hsv_to_rgb
     defer((name,))  # already imported: left alone
     assert sys.modules[name] is real
+
+
+def test_a_module_that_is_not_installed_gets_no_stand_in() -> None:
+    name = "socmed_no_such_module_anywhere"
+    defer((name,))
+    assert name not in sys.modules
+    with pytest.raises(ModuleNotFoundError):
+        __import__(name)

@@ -10,12 +10,13 @@ Importing this module (``validation/__init__.py`` does, before GE is imported) p
 stand-in for each in ``sys.modules``. GE binds the stand-in where it imported the module; the
 first attribute anyone reads from it imports the real module, which from then on answers
 through the stand-in and is the one ``sys.modules`` holds. Where the real module is already
-imported, nothing is done.
+imported, or is not installed, nothing is done.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import threading
 import types
@@ -51,10 +52,13 @@ class DeferredModule(types.ModuleType):
 
 
 def defer(names: tuple[str, ...] = DEFERRED) -> None:
-    """Put a stand-in in ``sys.modules`` for each module not imported yet."""
+    """Put a stand-in in ``sys.modules`` for each module installed but not imported yet.
+
+    A module that is not installed gets none: importing it must still fail where it is imported.
+    """
     with _LOCK:
         for name in names:
-            if name not in sys.modules:
+            if name not in sys.modules and importlib.util.find_spec(name) is not None:
                 sys.modules[name] = DeferredModule(name)
 
 
