@@ -40,6 +40,7 @@ from transforms.common import (
     meta_timestamp,
     problem,
     read_json_pages,
+    with_provenance,
 )
 from transforms.graph_pages import INSIGHT, nested_insight
 from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
@@ -125,7 +126,7 @@ def _posts(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl
     """Every post observation of the runs: fields, counts, nested insights and provenance."""
     frame, errors = read_json_pages(pages, _POSTS_PAGE)
     problems.extend(errors)
-    items = frame.explode("data").unnest("data").join(prov, on=RESP)
+    items = with_provenance(frame.explode("data").unnest("data"), prov)
     no_id = items.filter(pl.col("id").is_null())["raw_file"].unique(maintain_order=True)
     problems.extend(f"{raw_file}: post without 'id' skipped" for raw_file in no_id)
     items = items.drop_nulls("id").with_columns(published_at=meta_timestamp(pl.col("created_time")))

@@ -34,6 +34,7 @@ from transforms.common import (
     latest,
     problem,
     read_json_pages,
+    with_provenance,
 )
 from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
@@ -148,13 +149,13 @@ def _videos(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> p
     bad = frame.filter(pl.col("error").struct.field("code") != "ok")
     by_number = dict(pages)
     problems.extend(problem(by_number[n], "reply whose error.code is not 'ok' skipped") for n in bad[RESP])
-    items = (
+    videos = (
         frame.filter(pl.col("error").struct.field("code") == "ok")
         .select(RESP, pl.col("data").struct.field("videos"))
         .explode("videos")
         .unnest("videos")
-        .join(prov, on=RESP)
     )
+    items = with_provenance(videos, prov)
     missing = items.filter(pl.col("id").is_null() | pl.col("create_time").is_null())
     problems.extend(f"{raw_file}: video without id or create_time skipped" for raw_file in
                     missing["raw_file"].unique(maintain_order=True))

@@ -34,6 +34,7 @@ from transforms.common import (
     latest,
     problem,
     rfc3339_timestamp,
+    with_provenance,
 )
 from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
@@ -160,8 +161,7 @@ def _posts(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> pl
     """Every post observation of the runs, with shares, publish time and provenance."""
     rows = [row for number, response in pages for row in _post_rows(number, response, problems)]
     posts = (
-        pl.DataFrame(rows, schema=_POST)
-        .join(prov, on=RESP)
+        with_provenance(pl.DataFrame(rows, schema=_POST), prov)
         .with_columns(
             published_at=rfc3339_timestamp(pl.col("created_at")),
             snapshot_date=pl.col("local_date"),

@@ -37,6 +37,7 @@ from transforms.common import (
     problem,
     read_json_pages,
     rfc3339_timestamp,
+    with_provenance,
 )
 from transforms.runs import SLICE, NumberedRuns, RunInput, RunsResult, begin, finish, one_run
 
@@ -155,7 +156,7 @@ def _videos(pages: list[Numbered], prov: pl.DataFrame, problems: list[str]) -> p
     """Every video observation of the runs: fields, counters, type and provenance."""
     frame, errors = read_json_pages(pages, _VIDEOS_PAGE)
     problems.extend(errors)
-    items = frame.explode("items").unnest("items").drop_nulls("id").join(prov, on=RESP)
+    items = with_provenance(frame.explode("items").unnest("items").drop_nulls("id"), prov)
     items = items.unnest("snippet", "contentDetails", "statistics").with_columns(
         content_id=pl.col("id"),
         published_at=rfc3339_timestamp(pl.col("publishedAt")),
