@@ -252,6 +252,8 @@ def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> pl.DataF
         conn.execute(query).all(), schema={k: values.schema[k] for k in keys}, orient="row"
     )
     bulk.drop(conn, staged)
+    if changing.is_empty():
+        return values.clear()  # a daily re-read: nothing changed, and no keys to count
     if changing.height == values.select(keys).n_unique():
         return values  # every key may change (new posts): the frame as it is, not a copy
     return values.join(changing, on=list(keys), how="semi", maintain_order="left")
