@@ -7,6 +7,7 @@ It prints one line ``BENCH-RESULT {json}`` with the contender's result and its o
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -24,7 +25,7 @@ def _run(name: str, args: dict[str, Any]) -> dict[str, Any]:
         from benchmarks import ours
 
         runner = ours.run_flow if name == "ours" else ours.run_plain
-        return runner(Path(args["config"]), int(args["batch_mb"]))
+        return {**runner(Path(args["config"]), int(args["batch_mb"])), "allocators": _allocators()}
     if name == "dlt":
         import dlt  # noqa: F401  imported before the clock, like our modules are
 
@@ -55,6 +56,21 @@ def _run(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
         return http_run.run(Path(args["work_dir"]), args["url"], int(args["accounts"]), int(args["media"]))
     raise SystemExit(f"unknown contender {name!r}")
+
+
+def _allocators() -> dict[str, str]:
+    """The allocator settings in effect (socmed/allocators.py), whether set here or inherited."""
+    import pyarrow
+
+    from socmed import allocators
+
+    threshold = os.environ.get("MALLOC_MMAP_THRESHOLD_") or allocators.applied.get("M_MMAP_THRESHOLD")
+    jemalloc = dict(o.split(":", 1) for o in os.environ.get("_RJEM_MALLOC_CONF", "").split(",") if ":" in o)
+    return {  # jemalloc takes the last of each option; Polars puts its own first, in each process
+        "Polars' jemalloc": ",".join(f"{k}:{v}" for k, v in jemalloc.items()) or "-",
+        "Arrow pool": pyarrow.default_memory_pool().backend_name,
+        "mmap threshold": threshold or "glibc's default",
+    }
 
 
 def main() -> None:
