@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from socmed.allocators import POLARS_CONF
+
 ROOT = Path(__file__).resolve().parent.parent
 TUNING_VARS = (
     "_RJEM_MALLOC_CONF",
@@ -115,3 +117,40 @@ print(json.dumps({"mapped": mapped}))
 def test_large_blocks_stay_on_their_own_mappings_after_a_large_free() -> None:
     assert _run(MAPPED)["mapped"] == 1
     assert _run(MAPPED, SOCMED_TUNE_ALLOCATORS="0")["mapped"] == 0  # glibc's default: the heap
+
+
+ENTRYPOINT = """
+import json, os, sys
+from prefect.flows import load_flow_from_entrypoint
+load_flow_from_entrypoint(sys.argv[1])
+from socmed import allocators
+print(json.dumps({"rjem": os.environ.get("_RJEM_MALLOC_CONF"), "applied": allocators.applied}))
+"""
+
+
+def test_every_deployment_entrypoint_loaded_as_prefect_loads_it_tunes_polars_in_time() -> None:
+    """A worker loads ``flows/x.py`` by path, not as ``flows.x``: its first imports decide."""
+    text = (ROOT / "prefect.yaml").read_text(encoding="utf-8")
+    entrypoints = [
+        line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("entrypoint:")
+    ]
+    scripts = {e.split(":")[0]: e for e in sorted(entrypoints)}  # a file's first imports decide
+    assert scripts, "no entrypoints in prefect.yaml"
+    clean = {k: v for k, v in os.environ.items() if k not in TUNING_VARS}
+    procs = {
+        script: subprocess.Popen(
+            [sys.executable, "-c", ENTRYPOINT, entrypoint],
+            env={**clean, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for script, entrypoint in scripts.items()
+    }
+    for script, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"{script}: {err[-2000:]}"
+        state = json.loads(out.strip().splitlines()[-1])
+        assert state["applied"].get("_RJEM_MALLOC_CONF") == POLARS_CONF, script
+        assert state["rjem"].endswith(POLARS_CONF), script
