@@ -5,11 +5,9 @@ Three allocators serve a pipeline process, and each by default keeps what a batc
 - **Polars' jemalloc** turns freed pages "muzzy" (``MADV_FREE``) after 500 ms and purges them
   after another second (the settings Polars' ``__init__`` gives it). A muzzy page still counts
   in the resident set until the kernel is short of memory, and a batch's frames are freed about
-  a second apart, so the pages of one batch are still resident while the next is built. Each
-  thread also keeps a cache of the small blocks it freed. ``muzzy_decay_ms:0`` purges pages
-  once they turn muzzy and ``tcache:false`` returns small blocks to their arena at once
-  (``_RJEM_MALLOC_CONF``; Polars appends a value it finds to its own, and jemalloc takes the
-  last).
+  a second apart, so the pages of one batch are still resident while the next is built.
+  ``_RJEM_MALLOC_CONF=muzzy_decay_ms:0`` purges them once they turn muzzy; Polars appends a
+  value it finds to its own, and jemalloc takes the last.
 - **Arrow's default pool** (mimalloc in pyarrow 26) caches freed segments. The pipeline uses Arrow
   for the Instagram pages' JSON reader and for handing frames to pandas, where the buffers are
   large and short-lived: ``ARROW_DEFAULT_MEMORY_POOL=system`` puts them on glibc's malloc.
@@ -18,11 +16,13 @@ Three allocators serve a pipeline process, and each by default keeps what a batc
   of 128 KiB (``mallopt(M_MMAP_THRESHOLD)``, as ``MALLOC_MMAP_THRESHOLD_`` would) keeps every
   large block on its own mapping, which ``free`` returns at once.
 
-Measured on the benchmark's data (docs/performance.md), for no measurable time: peak RSS of
-200k snapshots in 64 MiB batches 715 -> 638-650 MB (without ``tcache:false``), and of the 2M
-reprocess flow in 24 MiB batches 531 -> 489-500 MB. Purging jemalloc's dirty pages as well
-(``dirty_decay_ms:0``) saved 15 MB more for 1.5-3 CPU seconds at 200k, so it is not done; one
-jemalloc arena (``narenas:1``) saved nothing more on 2 cores.
+Measured on the benchmark's data (docs/performance.md): peak RSS of 200k snapshots in 64 MiB
+batches 715 -> 638-650 MB and of the 2M reprocess flow in 24 MiB batches 536 -> 457-500 MB,
+for no measurable time on that path (Instagram's pages go through Arrow's JSON reader). Polars'
+own NDJSON reader, page by page, took 7.1-7.7 s against 6.4-6.5 s over the 200k zone. Not done:
+``dirty_decay_ms:0`` saved 15 MB more for 1.5-3 CPU seconds at 200k; ``tcache:false`` (no
+thread caches) saved little and made that NDJSON reading 1.7 times slower; one jemalloc arena
+(``narenas:1``) saved nothing more on 2 cores.
 
 :func:`configure` runs when the ``socmed`` package is imported; every first-party package
 imports ``socmed`` first, before Polars or pyarrow. A variable the user already set wins, and
@@ -37,7 +37,7 @@ import os
 import platform
 import sys
 
-POLARS_CONF = "muzzy_decay_ms:0,tcache:false"
+POLARS_CONF = "muzzy_decay_ms:0"
 ARROW_POOL = "system"
 MMAP_THRESHOLD = 128 * 1024
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
