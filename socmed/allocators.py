@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import sys
 
 POLARS_CONF = "muzzy_decay_ms:0"
@@ -67,6 +66,8 @@ def configure() -> dict[str, str]:
 
 def _set_mmap_threshold(size: int) -> bool:
     """Fix glibc's mmap threshold (which also ends its raising); False on another C library."""
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, size) == 1)  # 1 is success
+    try:  # a constant from the C library, where platform.libc_ver() would read the executable
+        glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # no confstr, or a C library without the name
+        glibc = False
+    return glibc and ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, size) == 1  # 1 is success

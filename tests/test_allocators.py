@@ -26,12 +26,17 @@ TUNING_VARS = (
 )
 
 
+def _fresh_env(**env: str) -> dict[str, str]:
+    """This environment without any tuning variable, the checkout importable, plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in TUNING_VARS}
+    return {**clean, "PYTHONPATH": str(ROOT), **env}
+
+
 def _run(code: str, **env: str) -> dict:
     """Run ``code`` in a fresh interpreter; the JSON it prints last."""
-    clean = {k: v for k, v in os.environ.items() if k not in TUNING_VARS}
     proc = subprocess.run(
         [sys.executable, "-c", code],
-        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        env=_fresh_env(**env),
         capture_output=True,
         text=True,
         check=True,
@@ -136,11 +141,10 @@ def test_every_deployment_entrypoint_loaded_as_prefect_loads_it_tunes_polars_in_
     ]
     scripts = {e.split(":")[0]: e for e in sorted(entrypoints)}  # a file's first imports decide
     assert scripts, "no entrypoints in prefect.yaml"
-    clean = {k: v for k, v in os.environ.items() if k not in TUNING_VARS}
     procs = {
         script: subprocess.Popen(
             [sys.executable, "-c", ENTRYPOINT, entrypoint],
-            env={**clean, "PYTHONPATH": str(ROOT)},
+            env=_fresh_env(),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
