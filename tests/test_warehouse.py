@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ PUB = dt.datetime(2025, 2, 27, 10, 30, tzinfo=UTC)
 D1 = dt.date(2025, 3, 1)
 D2 = dt.date(2025, 3, 2)
 DATA_TABLES = ("channel", "content", "channel_metrics_daily", "content_metrics_daily", "sync_state")
+DIGESTS = frozenset({"values_md5"})
 ALL_TABLES = {*DATA_TABLES, "load_audit", "campaign", "campaign_content", "time_zone_offset"}
 
 
@@ -156,20 +158,51 @@ def stored_channel(at: dt.datetime = T1, run: str = "run-1", **kw: Any) -> dict[
 
 
 def stored_content(*args: Any, **kw: Any) -> dict[str, Any]:
-    """The content row expected from content_row(*args, **kw): hashtags as JSON text."""
+    """The content row expected from content_row(*args, **kw): hashtags as JSON text, its digest."""
     row = content_row(*args, **kw)
-    return row | {"hashtags": json.dumps(row["hashtags"])}
+    row |= {"hashtags": json.dumps(row["hashtags"])}
+    return row | {"values_md5": values_md5(row)}
 
 
-def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every data table as stored text, in key order (a byte-level snapshot)."""
+def values_md5(row: dict[str, Any]) -> str:
+    """content.values_md5 as its column comment and ``merge.values_digest`` define it, by hand."""
+    columns = (
+        "channel_id",
+        "content_type",
+        "media_type",
+        "published_at",
+        "title",
+        "caption",
+        "url",
+        "hashtags",
+    )
+    text = ""
+    for column in columns:
+        value = row[column]
+        if isinstance(value, dt.datetime):
+            value = str((value - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1))
+        text += "-" if value is None else f"{len(value)}:{value}"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def dump(engine: Engine, without: frozenset[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
+    """Every data table as stored text, in key order (a byte-level snapshot), columns ``without`` left out."""
     out = {}
     with engine.connect() as conn:
         for name in DATA_TABLES:
             t = Base.metadata.tables[name]
-            stmt = select(*(cast(c, Text) for c in t.columns)).order_by(*t.primary_key.columns)
+            columns = [cast(c, Text) for c in t.columns if c.name not in without]
+            stmt = select(*columns).order_by(*t.primary_key.columns)
             out[name] = [tuple(r) for r in conn.execute(stmt)]
     return out
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the warehouse to ``revision`` in one transaction."""
+    with begin_write(engine) as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
 
 
 def _audit_rows(engine: Engine) -> list[dict[str, Any]]:
@@ -191,7 +224,7 @@ def row_count(engine: Engine, table: str) -> int:
 def test_upgrade_from_empty_creates_exactly_the_models(warehouse_url: str) -> None:
     assert current(warehouse_url) is None
     upgrade(warehouse_url)
-    assert current(warehouse_url) == head() == "0003"
+    assert current(warehouse_url) == head() == "0004"
     upgrade(warehouse_url)  # already at head: a no-op
     eng = make_engine(warehouse_url)
     try:
@@ -211,11 +244,12 @@ def test_upgrade_from_empty_creates_exactly_the_models(warehouse_url: str) -> No
 
 def test_upgrade_to_0003_keeps_the_facts_and_drops_their_foreign_key(warehouse_url: str) -> None:
     """0003 replaces the facts' foreign key by the load's check; rows and views survive both ways."""
-    upgrade(warehouse_url, "0002")
+    upgrade(warehouse_url)
     eng = make_engine(warehouse_url)
     try:
-        load_batch(eng, batch(), audit())
-        before = dump(eng)
+        load_batch(eng, batch(), audit())  # by today's loader, then back to 0002
+        downgrade(eng, "0002")
+        before = dump(eng, without=DIGESTS)
 
         def facts_fks() -> list[list[str]]:
             with eng.connect() as conn:
@@ -223,18 +257,42 @@ def test_upgrade_to_0003_keeps_the_facts_and_drops_their_foreign_key(warehouse_u
                 return [fk["referred_columns"] for fk in fks]
 
         assert facts_fks() == [["platform", "content_id"]]
+        upgrade(warehouse_url, "0003")
+        assert (current(warehouse_url), facts_fks(), dump(eng, DIGESTS)) == ("0003", [], before)
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM mart_content_performance")).scalar_one() == 2
+        downgrade(eng, "0002")
+        assert facts_fks() == [["platform", "content_id"]]
+        assert (current(warehouse_url), dump(eng, DIGESTS)) == ("0002", before)
+    finally:
+        eng.dispose()
+
+
+def test_upgrade_to_0004_adds_content_digests_that_the_next_load_fills(warehouse_url: str) -> None:
+    """Rows stored before 0004 have no digest: the next load of them changes nothing and fills it,
+    and the load after that leaves them out before staging them."""
+    upgrade(warehouse_url)
+    eng = make_engine(warehouse_url)
+    try:
+        load_batch(eng, batch(), audit())
+        stored = dump(eng)
+        downgrade(eng, "0003")
         upgrade(warehouse_url)
-        assert (current(warehouse_url), facts_fks(), dump(eng)) == ("0003", [], before)
         with eng.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
             assert conn.execute(text("SELECT count(*) FROM mart_content_performance")).scalar_one() == 2
+            assert conn.execute(text("SELECT count(values_md5) FROM content")).scalar_one() == 0
+        again = load_batch(eng, batch(at=T2, run="run-2"), audit("run-2"))
+        assert again.table_counts["content"] == {
+            **again.table_counts["content"],
+            "unchanged": 2,
+            "updated": 0,
+        }
+        assert dump(eng) == stored  # digests as a load computes them, provenance untouched
         with begin_write(eng) as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0002")
-        assert facts_fks() == [["platform", "content_id"]]
-        assert (current(warehouse_url), dump(eng)) == ("0002", before)
+            third = merge.table_frame("content", batch(at=T3, run="run-3")["content"])
+            assert merge.changing_rows(conn, "content", third)[0].is_empty()
     finally:
         eng.dispose()
 

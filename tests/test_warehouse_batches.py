@@ -248,20 +248,52 @@ def _content(captions: tuple[str | None, ...], run: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SCHEMAS["content"])
 
 
-def test_the_unchanged_check_compares_stored_text_by_md5(pg_url: str, found_by: str) -> None:
-    """Tricky stored captions compare equal to themselves; a changed caption or a new key is kept."""
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
+def test_the_unchanged_check_compares_digests(warehouse_url: str, found_by: str) -> None:
+    """Tricky stored texts compare equal to themselves; a changed text or a new key is kept; a
+    stored row without a digest is kept, and its load fills the digest when its values are equal."""
+    upgrade(warehouse_url)
+    engine = make_engine(warehouse_url)
     channel = _runs(1)[0][1]["channel"].filter(pl.col("channel_id") == CHANNELS[0])
     load_batch(engine, {"channel": channel, "content": _content(TRICKY, "r1")}, _audit("r1"))
     with begin_write(engine) as conn:
         same = table_frame("content", _content(TRICKY, "r22"))  # newer fetch, same values
-        assert changing_rows(conn, "content", same).is_empty()
+        assert changing_rows(conn, "content", same)[0].is_empty()
         edited = table_frame(
             "content", _content((*TRICKY[:2], "now edited", None, "x" * 3000, "new"), "r333")
         )
-        assert changing_rows(conn, "content", edited)["content_id"].to_list() == ["c2", "c5"]
+        found, unknown = changing_rows(conn, "content", edited)
+        assert (found["content_id"].to_list(), unknown) == (["c2", "c5"], False)
+        conn.execute(text("UPDATE content SET values_md5 = NULL WHERE content_id IN ('c0', 'c1')"))
+        found, unknown = changing_rows(conn, "content", same)
+        assert (found["content_id"].to_list(), unknown) == (["c0", "c1"], True)
+        assert upsert_table(conn, "content", _content(TRICKY, "r22")) == {}  # nothing changed ...
+        digests = conn.execute(text("SELECT count(values_md5) FROM content")).scalar_one()
+        assert digests == len(TRICKY)  # ... and the digests are known again
+        assert changing_rows(conn, "content", same)[0].is_empty()
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ({"title": "", "caption": None}, {"title": None, "caption": ""}),
+        ({"title": "ab", "caption": "c"}, {"title": "a", "caption": "bc"}),
+        ({"title": "1:a", "caption": None}, {"title": None, "caption": "1:a"}),
+        ({"title": "-", "caption": None}, {"title": None, "caption": "-"}),
+    ],
+)
+def test_values_digest_tells_apart_rows_whose_values_join_alike(
+    one: dict[str, str | None], other: dict[str, str | None]
+) -> None:
+    """No two different rows give the same digested text: NULL, empty and split texts differ."""
+    frames = [
+        table_frame(
+            "content", _content(("x",), "r1").with_columns(**{k: pl.lit(v, pl.String) for k, v in kw.items()})
+        )
+        for kw in (one, other)
+    ]
+    first, second = (f["values_md5"].item() for f in frames)
+    assert first != second and len(first) == len(second) == 32
 
 
 def test_loads_of_one_channel_follow_one_another(pg_url: str) -> None:

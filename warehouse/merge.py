@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -51,7 +51,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    String,
     Subquery,
     Table,
     and_,
@@ -63,6 +62,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -73,7 +73,7 @@ from warehouse import bulk
 from warehouse.models import CHECKED_REFERENCES, DEFAULT_TIMEZONE, Base
 
 TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
-DIGEST = "_md5"  # a staged long text's MD5, in the unchanged-rows check
+DIGEST = "_md5"  # the suffix of the unchanged-rows check's staging table
 WAVE = "_wave"  # a staged row's wave: the rank of its run among the runs holding its key
 SOURCE = "_source"  # a staged row's source: its (fetched_at, run_id, raw_file)
 PROVENANCE = tuple(PROVENANCE_COLUMNS)  # the columns a staged row takes from its source
@@ -86,12 +86,16 @@ Merge = Callable[[Table, ColumnCollection[str, Any]], dict[str, ColumnElement[An
 Written = dict[str, tuple[int, int]]  # run_id -> (inserted, updated)
 Tally = Counter[tuple[str, bool]]  # (run_id, inserted) -> rows changed
 
-# Long text columns that the unchanged-rows check compares by MD5 rather than staging them whole.
-DIGESTED: dict[str, tuple[str, ...]] = {"content": ("caption",)}
+# Tables that store a digest of each row's values (``VALUES_DIGEST``): the unchanged-rows check
+# compares an incoming row's digest with the stored one instead of its values.
+VALUES_DIGEST = "values_md5"
+DIGESTED = frozenset({"content"})
 
 # When only these differ, the row is left alone: a new fetch of unchanged values changes nothing,
 # and provenance keeps pointing at the observation that established the stored values.
 OBSERVATION_COLUMNS = frozenset({"fetched_at", "run_id", "raw_file", "last_seen_at"})
+# Columns derived from the others: never a change of their own.
+DERIVED_COLUMNS = frozenset({VALUES_DIGEST})
 
 
 def upsert_table(
@@ -99,15 +103,16 @@ def upsert_table(
 ) -> Written:
     """Stage one table's rows in bulk, then merge them wave by wave; (inserted, updated) per run_id.
 
-    With ``skip_unchanged`` (PostgreSQL, tables in ``DIGESTED``), the keys whose every row equals
-    the stored row are left out first: merging them would change nothing. With ``insert_first``
-    (PostgreSQL), the first wave is tried as a plain insert (``_insert_new``).
+    With ``skip_unchanged`` (tables in ``DIGESTED``), the keys whose every row equals the stored
+    row are left out first: merging them would change nothing (``changing_rows``). With
+    ``insert_first`` (PostgreSQL), the first wave is tried as a plain insert (``_insert_new``).
     """
     table, keys = TABLES[name], KEYS[name]
     postgres = conn.dialect.name == "postgresql"
     values = table_frame(name, frame)
-    if skip_unchanged and name in DIGESTED and postgres:
-        values = changing_rows(conn, name, values)
+    unknown = False
+    if skip_unchanged and name in DIGESTED:
+        values, unknown = changing_rows(conn, name, values)
         if values.is_empty():
             return {}
     rows, sources = by_source(with_waves(values, keys), table)
@@ -119,6 +124,8 @@ def upsert_table(
         tally = _merge_postgres(conn, name, joined, waves, insert_first)
     else:
         tally = _merge_sqlite(conn, name, joined, waves)
+    if unknown:
+        fill_digests(conn, name, staged)
     for temporary in (staged, source):
         bulk.drop(conn, temporary)
     return {run: (tally[run, True], tally[run, False]) for run, _ in tally}
@@ -211,60 +218,88 @@ def _missing(conn: Connection, table: Table, referred: Table, pairs: list[tuple[
     )
 
 
-def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> pl.DataFrame:
-    """The rows of the keys a merge may change: keys without a stored row, or with a row whose
-    values differ from the stored row's.
+def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """The rows of the keys a merge may change, and whether a stored digest was unknown (NULL).
 
-    A key whose every row equals the stored row is left alone by every wave, so it is dropped
-    before its long columns are staged. The check stages the short columns and an MD5 of each
-    long one (``DIGESTED``), which the server compares with the MD5 of the stored text. Loads
-    of the same channel hold its advisory lock (``warehouse.load``), so no other load changes
-    a stored row between this check and the merge.
+    A key may change when it has no stored row, or a stored row whose ``VALUES_DIGEST`` is NULL
+    or differs from one of the key's incoming rows. A key whose every row has the stored digest
+    is left alone by every wave (its values are the stored values), so it is dropped before its
+    rows are staged whole: the check stages only keys and digests. Loads of the same channel
+    hold its advisory lock (``warehouse.load``), so no other load changes a stored row between
+    this check and the merge.
     """
     table, keys = TABLES[name], KEYS[name]
-    long = DIGESTED[name]
-    short = [c for c in watched(table) if c not in long]
-    digests = {f"{c}{DIGEST}": _md5(values[c]) for c in long}
-    slim = values.select(*keys, *short).with_columns(**digests)
-    staged = bulk.stage(conn, name + DIGEST, table, slim, types=dict.fromkeys(digests, String()))
+    slim = values.select(*keys, VALUES_DIGEST)
+    staged = bulk.stage(conn, name + DIGEST, table, slim)
     alias = table.alias("stored")
     same_key = [alias.c[k] == staged.c[k] for k in keys]
     stored: Any
-    if by_lookup(conn, table, slim.height):
+    if conn.dialect.name == "postgresql" and by_lookup(conn, table, slim.height):
         # A subquery with LIMIT is not flattened into a join: one key lookup per staged row.
-        wanted = [alias.c[c] for c in (*keys, *short)] + [func.md5(alias.c[c]).label(c) for c in long]
-        stored = select(*wanted).where(*same_key).limit(1).lateral("stored")
+        stored = select(alias.c[keys[0]], alias.c[VALUES_DIGEST]).where(*same_key).limit(1).lateral("stored")
         joined = staged.outerjoin(stored, true())
-        digest_of = {c: stored.c[c] for c in long}
     else:
         stored = alias
         joined = staged.outerjoin(stored, and_(*same_key))
-        digest_of = {c: func.md5(stored.c[c]) for c in long}
-    differs = [staged.c[c].is_distinct_from(stored.c[c]) for c in short]
-    differs += [staged.c[f"{c}{DIGEST}"].is_distinct_from(digest_of[c]) for c in long]
+    digest = stored.c[VALUES_DIGEST]
+    unknown = and_(stored.c[keys[0]].is_not(None), digest.is_(None))
     query = (
-        select(*(staged.c[k] for k in keys))
+        select(*(staged.c[k] for k in keys), unknown.label("unknown"))
         .select_from(joined)
-        .where(or_(stored.c[keys[0]].is_(None), *differs))
+        .where(or_(stored.c[keys[0]].is_(None), digest.is_(None), digest != staged.c[VALUES_DIGEST]))
         .distinct()
     )
-    changing = pl.DataFrame(
-        conn.execute(query).all(), schema={k: values.schema[k] for k in keys}, orient="row"
-    )
+    found = conn.execute(query).all()
     bulk.drop(conn, staged)
-    if changing.is_empty():
-        return values.clear()  # a daily re-read: nothing changed, and no keys to count
-    if changing.height == values.select(keys).n_unique():
-        return values  # every key may change (new posts): the frame as it is, not a copy
-    return values.join(changing, on=list(keys), how="semi", maintain_order="left")
-
-
-def _md5(texts: pl.Series) -> pl.Series:
-    """The hex MD5 of each text's UTF-8 bytes (PostgreSQL's ``md5(text)``); null stays null."""
-    md5 = hashlib.md5
-    return pl.Series(
-        [None if b is None else md5(b).hexdigest() for b in texts.cast(pl.Binary).to_list()], dtype=pl.String
+    any_unknown = any(row[-1] for row in found)
+    changing = pl.DataFrame(
+        [row[:-1] for row in found], schema={k: values.schema[k] for k in keys}, orient="row"
     )
+    if changing.is_empty():
+        return values.clear(), False  # a daily re-read: nothing changed, and no keys to count
+    if changing.height == values.select(keys).n_unique():
+        return values, any_unknown  # every key may change (new posts): the frame as it is, not a copy
+    return values.join(changing, on=list(keys), how="semi", maintain_order="left"), any_unknown
+
+
+def fill_digests(conn: Connection, name: str, staged: Table) -> None:
+    """Store the digest of stored rows whose digest is unknown and whose values equal a staged row's.
+
+    Rows loaded before their table had ``VALUES_DIGEST`` (or whose digest was set NULL) get it at
+    their next observation, merged or not, and the next load's check skips them again.
+    """
+    table, keys = TABLES[name], KEYS[name]
+    same = [table.c[k] == staged.c[k] for k in keys]
+    equal = [~table.c[c].is_distinct_from(staged.c[c]) for c in watched(table)]
+    fill = (
+        update(table)
+        .where(*same, table.c[VALUES_DIGEST].is_(None), *equal)
+        .values({VALUES_DIGEST: staged.c[VALUES_DIGEST]})
+    )
+    conn.execute(fill)
+
+
+def values_digest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
+    """The hex MD5 of each row's values in ``columns`` (``VALUES_DIGEST``), null for none.
+
+    The digested text is, per column in order, ``-`` for NULL, else the value's text prefixed
+    by its length in characters and a colon (so no two rows' values give the same text): texts
+    as they are, timestamps and dates as integers since the epoch (microseconds, days).
+    """
+    pieces = []
+    for column in columns:
+        value = pl.col(column)
+        kind = frame.schema[column]
+        if isinstance(kind, pl.Datetime):
+            value = value.dt.epoch("us")
+        elif kind == pl.Date:
+            value = value.dt.epoch("d")
+        text = value.cast(pl.String)
+        counted = pl.concat_str(text.str.len_chars().cast(pl.String), pl.lit(":"), text)
+        pieces.append(pl.when(value.is_null()).then(pl.lit("-")).otherwise(counted))
+    texts = frame.select(pl.concat_str(pieces).cast(pl.Binary)).to_series()
+    md5 = hashlib.md5
+    return pl.Series(VALUES_DIGEST, [md5(b).hexdigest() for b in texts.to_list()], dtype=pl.String)
 
 
 def with_waves(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
@@ -346,8 +381,12 @@ def _differs(name: str, incoming: ColumnCollection[str, Any]) -> ColumnElement[b
 
 
 def watched(table: Table) -> list[str]:
-    """The columns whose change is a change of the row: neither key nor observation."""
-    return [c.name for c in table.columns if not c.primary_key and c.name not in OBSERVATION_COLUMNS]
+    """The columns whose change is a change of the row: neither key, observation nor derived."""
+    return [
+        c.name
+        for c in table.columns
+        if not (c.primary_key or c.name in OBSERVATION_COLUMNS or c.name in DERIVED_COLUMNS)
+    ]
 
 
 def _merge_postgres(
@@ -482,6 +521,8 @@ def table_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
         ).rename({"fetched_at": "first_seen_at"})
     if name == "content":
         frame = frame.with_columns(_json_list(pl.col("hashtags")).alias("hashtags"))
+    if name in DIGESTED:
+        frame = frame.with_columns(values_digest(frame, watched(TABLES[name])))
     return frame.select(c.name for c in TABLES[name].columns)
 
 
