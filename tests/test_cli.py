@@ -43,7 +43,7 @@ def test_db_upgrade_creates_the_warehouse(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["db", "upgrade", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert "is at revision 0003" in result.output
+    assert "is at revision 0004" in result.output
     tables = query(
         f"sqlite:///{tmp_path / 'd' / 'warehouse.db'}",
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
