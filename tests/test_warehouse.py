@@ -165,7 +165,7 @@ def stored_content(*args: Any, **kw: Any) -> dict[str, Any]:
 
 
 def values_md5(row: dict[str, Any]) -> str:
-    """content.values_md5 as its column comment and ``merge.values_digest`` define it, by hand."""
+    """content.values_md5 as ``merge.values_digest`` defines it, by hand."""
     columns = (
         "channel_id",
         "content_type",
@@ -176,13 +176,14 @@ def values_md5(row: dict[str, Any]) -> str:
         "url",
         "hashtags",
     )
-    text = ""
+    values = []
     for column in columns:
         value = row[column]
         if isinstance(value, dt.datetime):
             value = str((value - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1))
-        text += "-" if value is None else f"{len(value)}:{value}"
-    return hashlib.md5(text.encode()).hexdigest()
+        values.append(None if value is None else value.encode())
+    lengths = ",".join("-" if v is None else str(len(v)) for v in values)
+    return hashlib.md5(lengths.encode() + b":" + b"".join(v or b"" for v in values)).hexdigest()
 
 
 def dump(engine: Engine, without: frozenset[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:

@@ -280,13 +280,14 @@ def fill_digests(conn: Connection, name: str, staged: Table) -> None:
 
 
 def values_digest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
-    """The hex MD5 of each row's values in ``columns`` (``VALUES_DIGEST``), null for none.
+    """The hex MD5 of each row's values in ``columns`` (``VALUES_DIGEST``).
 
-    The digested text is, per column in order, ``-`` for NULL, else the value's text prefixed
-    by its length in characters and a colon (so no two rows' values give the same text): texts
-    as they are, timestamps and dates as integers since the epoch (microseconds, days).
+    The digested text is each value's length in UTF-8 bytes (``-`` for NULL), comma-separated,
+    then a colon and the values one after another: texts as they are, timestamps and dates as
+    integers since the epoch (microseconds, days). The lengths, which hold no colon, tell where
+    each value ends, so no two different rows give the same text.
     """
-    pieces = []
+    texts = []
     for column in columns:
         value = pl.col(column)
         kind = frame.schema[column]
@@ -294,12 +295,14 @@ def values_digest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
             value = value.dt.epoch("us")
         elif kind == pl.Date:
             value = value.dt.epoch("d")
-        text = value.cast(pl.String)
-        counted = pl.concat_str(text.str.len_chars().cast(pl.String), pl.lit(":"), text)
-        pieces.append(pl.when(value.is_null()).then(pl.lit("-")).otherwise(counted))
-    texts = frame.select(pl.concat_str(pieces).cast(pl.Binary)).to_series()
+        texts.append(value.cast(pl.String))
+    lengths = [text.str.len_bytes().cast(pl.String).fill_null("-") for text in texts]
+    digested = pl.concat_str(
+        pl.concat_str(lengths, separator=","), pl.lit(":"), *(t.fill_null("") for t in texts)
+    )
     md5 = hashlib.md5
-    return pl.Series(VALUES_DIGEST, [md5(b).hexdigest() for b in texts.to_list()], dtype=pl.String)
+    data = frame.select(digested.cast(pl.Binary)).to_series().to_list()
+    return pl.Series(VALUES_DIGEST, [md5(b).hexdigest() for b in data], dtype=pl.String)
 
 
 def with_waves(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
