@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import xxhash
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -40,7 +40,7 @@ PUB = dt.datetime(2025, 2, 27, 10, 30, tzinfo=UTC)
 D1 = dt.date(2025, 3, 1)
 D2 = dt.date(2025, 3, 2)
 DATA_TABLES = ("channel", "content", "channel_metrics_daily", "content_metrics_daily", "sync_state")
-DIGESTS = frozenset({"values_md5"})
+DIGESTS = frozenset({"values_xxh3"})
 ALL_TABLES = {*DATA_TABLES, "load_audit", "campaign", "campaign_content", "time_zone_offset"}
 
 
@@ -161,11 +161,11 @@ def stored_content(*args: Any, **kw: Any) -> dict[str, Any]:
     """The content row expected from content_row(*args, **kw): hashtags as JSON text, its digest."""
     row = content_row(*args, **kw)
     row |= {"hashtags": json.dumps(row["hashtags"])}
-    return row | {"values_md5": values_md5(row)}
+    return row | {"values_xxh3": values_xxh3(row)}
 
 
-def values_md5(row: dict[str, Any]) -> str:
-    """content.values_md5 as ``merge.values_digest`` defines it, by hand."""
+def values_xxh3(row: dict[str, Any]) -> int:
+    """content.values_xxh3 as ``merge.values_digest`` defines it, by hand."""
     columns = (
         "channel_id",
         "content_type",
@@ -183,7 +183,8 @@ def values_md5(row: dict[str, Any]) -> str:
             value = str((value - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1))
         values.append(None if value is None else value.encode())
     lengths = ",".join("-" if v is None else str(len(v)) for v in values)
-    return hashlib.md5(lengths.encode() + b":" + b"".join(v or b"" for v in values)).hexdigest()
+    unsigned = xxhash.xxh3_64_intdigest(lengths.encode() + b":" + b"".join(v or b"" for v in values))
+    return unsigned - 2**64 if unsigned >= 2**63 else unsigned
 
 
 def dump(engine: Engine, without: frozenset[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
@@ -283,7 +284,7 @@ def test_upgrade_to_0004_adds_content_digests_that_the_next_load_fills(warehouse
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
             assert conn.execute(text("SELECT count(*) FROM mart_content_performance")).scalar_one() == 2
-            assert conn.execute(text("SELECT count(values_md5) FROM content")).scalar_one() == 0
+            assert conn.execute(text("SELECT count(values_xxh3) FROM content")).scalar_one() == 0
         again = load_batch(eng, batch(at=T2, run="run-2"), audit("run-2"))
         assert again.table_counts["content"] == {
             **again.table_counts["content"],

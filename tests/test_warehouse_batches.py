@@ -263,11 +263,11 @@ def test_the_unchanged_check_compares_digests(warehouse_url: str, found_by: str)
         )
         found, unknown = changing_rows(conn, "content", edited)
         assert (found["content_id"].to_list(), unknown) == (["c2", "c5"], False)
-        conn.execute(text("UPDATE content SET values_md5 = NULL WHERE content_id IN ('c0', 'c1')"))
+        conn.execute(text("UPDATE content SET values_xxh3 = NULL WHERE content_id IN ('c0', 'c1')"))
         found, unknown = changing_rows(conn, "content", same)
         assert (found["content_id"].to_list(), unknown) == (["c0", "c1"], True)
         assert upsert_table(conn, "content", _content(TRICKY, "r22")) == {}  # nothing changed ...
-        digests = conn.execute(text("SELECT count(values_md5) FROM content")).scalar_one()
+        digests = conn.execute(text("SELECT count(values_xxh3) FROM content")).scalar_one()
         assert digests == len(TRICKY)  # ... and the digests are known again
         assert changing_rows(conn, "content", same)[0].is_empty()
     engine.dispose()
@@ -292,8 +292,8 @@ def test_values_digest_tells_apart_rows_whose_values_join_alike(
         )
         for kw in (one, other)
     ]
-    first, second = (f["values_md5"].item() for f in frames)
-    assert first != second and len(first) == len(second) == 32
+    first, second = (f["values_xxh3"].item() for f in frames)
+    assert first != second
 
 
 def test_loads_of_one_channel_follow_one_another(pg_url: str) -> None:

@@ -126,9 +126,10 @@ class Channel(Base):
 _CT = _provenance_comment("content item")
 
 
-VALUES_MD5_COMMENT = (
-    "MD5 (hex) of the row's other values, key and provenance aside; loads skip an observation "
-    "with the same digest. NULL: not known yet (the next load compares the values and sets it)"
+VALUES_XXH3_COMMENT = (
+    "XXH3-64 hash of the row's other values, key and provenance aside, as a signed bigint "
+    "(warehouse.merge.values_digest); loads skip an observation with the same hash. NULL: not "
+    "known yet (the next load compares the values and sets it)"
 )
 
 
@@ -162,7 +163,7 @@ class Content(Base):
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment=_CT["fetched_at"])
     run_id: Mapped[str] = mapped_column(String, comment=_CT["run_id"])
     raw_file: Mapped[str] = mapped_column(String, comment=_CT["raw_file"])
-    values_md5: Mapped[str | None] = mapped_column(String, comment=VALUES_MD5_COMMENT)
+    values_xxh3: Mapped[int | None] = mapped_column(BigInteger, comment=VALUES_XXH3_COMMENT)
 
 
 _LIFETIME = "as observed on snapshot_date; NULL = not reported by the platform, never 0"
