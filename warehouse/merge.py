@@ -73,7 +73,7 @@ from warehouse import bulk
 from warehouse.models import CHECKED_REFERENCES, DEFAULT_TIMEZONE, Base
 
 TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLE_ORDER}
-DIGEST = "_md5"  # the suffix of the unchanged-rows check's staging table
+DIGEST = "_digest"  # the suffix of the unchanged-rows check's staging table
 WAVE = "_wave"  # a staged row's wave: the rank of its run among the runs holding its key
 SOURCE = "_source"  # a staged row's source: its (fetched_at, run_id, raw_file)
 PROVENANCE = tuple(PROVENANCE_COLUMNS)  # the columns a staged row takes from its source
