@@ -250,7 +250,7 @@ def _content(captions: tuple[str | None, ...], run: str) -> pl.DataFrame:
 
 def test_the_unchanged_check_compares_digests(warehouse_url: str, found_by: str) -> None:
     """Tricky stored texts compare equal to themselves; a changed text or a new key is kept; a
-    stored row without a digest is kept, and its load fills the digest when its values are equal."""
+    stored row without its right digest is kept, and its load corrects the digest."""
     upgrade(warehouse_url)
     engine = make_engine(warehouse_url)
     channel = _runs(1)[0][1]["channel"].filter(pl.col("channel_id") == CHANNELS[0])
@@ -261,14 +261,18 @@ def test_the_unchanged_check_compares_digests(warehouse_url: str, found_by: str)
         edited = table_frame(
             "content", _content((*TRICKY[:2], "now edited", None, "x" * 3000, "new"), "r333")
         )
-        found, unknown = changing_rows(conn, "content", edited)
-        assert (found["content_id"].to_list(), unknown) == (["c2", "c5"], False)
+        found, stored = changing_rows(conn, "content", edited)
+        assert (found["content_id"].to_list(), stored) == (["c2", "c5"], True)
+        new_only = table_frame("content", _content(("a", "b", "c", "d", "e", "f"), "r4444")[5:])
+        assert changing_rows(conn, "content", new_only)[1] is False
+        digests = "SELECT content_id, values_xxh3 FROM content ORDER BY content_id"
+        right = conn.execute(text(digests)).all()
         conn.execute(text("UPDATE content SET values_xxh3 = NULL WHERE content_id IN ('c0', 'c1')"))
-        found, unknown = changing_rows(conn, "content", same)
-        assert (found["content_id"].to_list(), unknown) == (["c0", "c1"], True)
+        conn.execute(text("UPDATE content SET values_xxh3 = 12345 WHERE content_id = 'c3'"))
+        found, stored = changing_rows(conn, "content", same)
+        assert (found["content_id"].to_list(), stored) == (["c0", "c1", "c3"], True)
         assert upsert_table(conn, "content", _content(TRICKY, "r22")) == {}  # nothing changed ...
-        digests = conn.execute(text("SELECT count(values_xxh3) FROM content")).scalar_one()
-        assert digests == len(TRICKY)  # ... and the digests are known again
+        assert conn.execute(text(digests)).all() == right  # ... and the digests are right again
         assert changing_rows(conn, "content", same)[0].is_empty()
     engine.dispose()
 

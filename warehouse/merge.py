@@ -110,9 +110,9 @@ def upsert_table(
     table, keys = TABLES[name], KEYS[name]
     postgres = conn.dialect.name == "postgresql"
     values = table_frame(name, frame)
-    unknown = False
+    stored = False
     if skip_unchanged and name in DIGESTED:
-        values, unknown = changing_rows(conn, name, values)
+        values, stored = changing_rows(conn, name, values)
         if values.is_empty():
             return {}
     rows, sources = by_source(with_waves(values, keys), table)
@@ -124,7 +124,7 @@ def upsert_table(
         tally = _merge_postgres(conn, name, joined, waves, insert_first)
     else:
         tally = _merge_sqlite(conn, name, joined, waves)
-    if unknown:
+    if stored:
         fill_digests(conn, name, staged)
     for temporary in (staged, source):
         bulk.drop(conn, temporary)
@@ -219,7 +219,7 @@ def _missing(conn: Connection, table: Table, referred: Table, pairs: list[tuple[
 
 
 def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
-    """The rows of the keys a merge may change, and whether a stored digest was unknown (NULL).
+    """The rows of the keys a merge may change, and whether any of those keys has a stored row.
 
     A key may change when it has no stored row, or a stored row whose ``VALUES_DIGEST`` is NULL
     or differs from one of the key's incoming rows. A key whose every row has the stored digest
@@ -242,38 +242,39 @@ def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> tuple[pl
         stored = alias
         joined = staged.outerjoin(stored, and_(*same_key))
     digest = stored.c[VALUES_DIGEST]
-    unknown = and_(stored.c[keys[0]].is_not(None), digest.is_(None))
     query = (
-        select(*(staged.c[k] for k in keys), unknown.label("unknown"))
+        select(*(staged.c[k] for k in keys), stored.c[keys[0]].is_not(None).label("stored"))
         .select_from(joined)
         .where(or_(stored.c[keys[0]].is_(None), digest.is_(None), digest != staged.c[VALUES_DIGEST]))
         .distinct()
     )
     found = conn.execute(query).all()
     bulk.drop(conn, staged)
-    any_unknown = any(row[-1] for row in found)
+    any_stored = any(row[-1] for row in found)
     changing = pl.DataFrame(
         [row[:-1] for row in found], schema={k: values.schema[k] for k in keys}, orient="row"
     )
     if changing.is_empty():
         return values.clear(), False  # a daily re-read: nothing changed, and no keys to count
     if changing.height == values.select(keys).n_unique():
-        return values, any_unknown  # every key may change (new posts): the frame as it is, not a copy
-    return values.join(changing, on=list(keys), how="semi", maintain_order="left"), any_unknown
+        return values, any_stored  # every key may change (new posts): the frame as it is, not a copy
+    return values.join(changing, on=list(keys), how="semi", maintain_order="left"), any_stored
 
 
 def fill_digests(conn: Connection, name: str, staged: Table) -> None:
-    """Store the digest of stored rows whose digest is unknown and whose values equal a staged row's.
+    """Correct the digest of stored rows whose values equal a staged row's but whose digest does not.
 
-    Rows loaded before their table had ``VALUES_DIGEST`` (or whose digest was set NULL) get it at
-    their next observation, merged or not, and the next load's check skips them again.
+    The merge writes the digest of every row it changes; a row it leaves alone keeps its own.
+    One loaded before its table had ``VALUES_DIGEST`` (NULL), or edited by hand since its digest
+    was written, gets the right one at its next observation, merged or not, and the next
+    load's check skips it again.
     """
     table, keys = TABLES[name], KEYS[name]
     same = [table.c[k] == staged.c[k] for k in keys]
     equal = [~table.c[c].is_distinct_from(staged.c[c]) for c in watched(table)]
     fill = (
         update(table)
-        .where(*same, table.c[VALUES_DIGEST].is_(None), *equal)
+        .where(*same, table.c[VALUES_DIGEST].is_distinct_from(staged.c[VALUES_DIGEST]), *equal)
         .values({VALUES_DIGEST: staged.c[VALUES_DIGEST]})
     )
     conn.execute(fill)
