@@ -284,6 +284,9 @@ def _summary_lines(results: dict[str, Any], report: Report) -> list[str]:
     prefect: float | None = None
     lines = [stage_line(stages, ours["seconds"]) if "seconds" in ours else f"ours failed: {ours}"]
     lines.append(report.cpu_line())
+    memory = report.memory_line()
+    if memory is not None:
+        lines.append(memory)
     if "allocators" in ours:
         tuned = ", ".join(f"{k} {v}" for k, v in ours["allocators"].items())
         lines.append(f"allocators of ours (socmed/allocators.py): {tuned}")

@@ -88,6 +88,23 @@ class Report:
         by_cpu = f"; ours against it by CPU: {', '.join(ratios)}" if ratios else ""
         return f"CPU seconds (process + PostgreSQL): {'; '.join(parts)}{by_cpu}"
 
+    def memory_line(self) -> str | None:
+        """Each contender's peak RSS above the parse floor's process, the same run's control.
+
+        The machine moves every process's peak by about 45 MB from hour to hour, the floor's
+        too (it does the same work every run), so a peak is best judged against it.
+        """
+        floor = next((r for r in self.rows if r.name == "parse floor" and r.rss_mb is not None), None)
+        if floor is None or floor.rss_mb is None:
+            return None
+        above = [
+            f"{r.name} {r.rss_mb - floor.rss_mb:+.0f}"
+            for r in self.rows
+            if r.rss_mb is not None and not r.name.endswith("floor")
+        ]
+        control = f"peak RSS above the parse floor's process ({floor.rss_mb:.0f} MB, this run's control)"
+        return f"{control}: {', '.join(above)} MB" if above else None
+
     def targets(self, stages: dict[str, float], prefect_share: float | None) -> list[str]:
         """Each target of the issue, met or not, from this run's figures."""
         ours, by_name = self.ours(), {r.name: r for r in self.rows}

@@ -72,3 +72,19 @@ def test_targets_set_at_200k_say_so_at_another_size() -> None:
         "[NOT met] GE validation 30.0% of end to end (< 25%) at 2m (the target is set at 200k)",
         "[NOT met] Prefect overhead 12.0% (< 10%) at 2m (the target is set at 200k)",
     ]
+
+
+def test_peaks_are_also_shown_above_the_parse_floor_s_process() -> None:
+    report = Report("2m", 2)
+    report.rows = [
+        Row("ours (PostgreSQL)", 10_000, 2.0, 476.4, True),
+        Row("dlt flat", 10_000, 12.0, 390.0, True),
+        Row("parse floor", 10_000, 0.5, 358.0, None),
+        Row("COPY floor", 10_000, 0.1, 933.0, True),
+    ]
+    assert report.memory_line() == (
+        "peak RSS above the parse floor's process (358 MB, this run's control):"
+        " ours (PostgreSQL) +118, dlt flat +32 MB"
+    )
+    report.rows = report.rows[:2]
+    assert report.memory_line() is None  # no control in the run
