@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -37,10 +38,35 @@ STACK_GROUP = "prefect-stack"
 
 
 def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nobody uses right now, below the kernel's ephemeral range.
+
+    A port the kernel hands out (a bind to port 0) comes from the range it also takes the
+    local ports of outgoing connections from, so between choosing it and a server binding
+    it, any client connection may take it: the webhook receiver of ``test_deploy_e2e``, bound
+    a minute after its port was chosen, once failed with "address already in use". Below that
+    range a port is only ever taken by an explicit bind.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = _RANDOM.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below {low} after 200 tries")
+
+
+_RANDOM = random.SystemRandom()  # xdist workers must not share a seed
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux), else IANA's 49152."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49_152
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
