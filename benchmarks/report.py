@@ -94,7 +94,7 @@ class Report:
         The machine moves every process's peak by about 45 MB from hour to hour, the floor's
         too (it does the same work every run), so a peak is best judged against it.
         """
-        floor = next((r for r in self.rows if r.name == "parse floor" and r.rss_mb is not None), None)
+        floor = next((r for r in self.rows if r.name == "parse floor"), None)
         if floor is None or floor.rss_mb is None:
             return None
         above = [

@@ -241,11 +241,11 @@ def changing_rows(conn: Connection, name: str, values: pl.DataFrame) -> tuple[pl
     else:
         stored = alias
         joined = staged.outerjoin(stored, and_(*same_key))
-    digest = stored.c[VALUES_DIGEST]
+    differs = stored.c[VALUES_DIGEST].is_distinct_from(staged.c[VALUES_DIGEST])  # NULL differs too
     query = (
         select(*(staged.c[k] for k in keys), stored.c[keys[0]].is_not(None).label("stored"))
         .select_from(joined)
-        .where(or_(stored.c[keys[0]].is_(None), digest.is_(None), digest != staged.c[VALUES_DIGEST]))
+        .where(or_(stored.c[keys[0]].is_(None), differs))
         .distinct()
     )
     found = conn.execute(query).all()
@@ -284,8 +284,8 @@ def values_digest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
     """The XXH3-64 hash of each row's values in ``columns`` (``VALUES_DIGEST``), as a signed integer.
 
     The hashed text is each value's length in UTF-8 bytes (``-`` for NULL), comma-separated,
-    then a colon and the values one after another: texts as they are, timestamps and dates as
-    integers since the epoch (microseconds, days). The lengths, which hold no colon, tell where
+    then a colon and the values one after another: timestamps as microseconds since the epoch,
+    other values as their text. The lengths, which hold no colon, tell where
     each value ends, so no two different rows give the same text. XXH3 is the standard fast
     non-cryptographic hash (python-xxhash wraps its reference C code): a change goes unseen only
     if the changed row hashes alike, one chance in 2**64.
@@ -293,11 +293,8 @@ def values_digest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
     texts = []
     for column in columns:
         value = pl.col(column)
-        kind = frame.schema[column]
-        if isinstance(kind, pl.Datetime):
+        if isinstance(frame.schema[column], pl.Datetime):
             value = value.dt.epoch("us")
-        elif kind == pl.Date:
-            value = value.dt.epoch("d")
         texts.append(value.cast(pl.String))
     lengths = [text.str.len_bytes().cast(pl.String).fill_null("-") for text in texts]
     hashed = pl.concat_str(
